@@ -1,0 +1,211 @@
+"""The application factory: the one place where the parts are wired together."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, Response, g, request
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_smorest import Api
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.exc import IntegrityError
+
+from app import config as config_module
+from app import errors
+from app.db import make_engine, make_sessionmaker
+
+log = logging.getLogger(__name__)
+
+LOCALES = ("sv", "nb", "en")
+# Accept-Language tags that mean Norwegian Bokmål for our purposes.
+_LOCALE_ALIASES = {"no": "nb", "nn": "nb", "nb": "nb", "sv": "sv", "en": "en"}
+
+babel = Babel()
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+api = Api()
+
+# Modules that plug themselves in with ``register(app, api)``; a domain that is
+# not written yet is simply absent.
+PLUGINS = (
+    "consent.api",
+    "signing.bankid.simulator.api",
+    "signing.api",
+    "signing.pages",
+    "reports.api",
+    "app.console",
+)
+
+
+def select_locale() -> str:
+    chosen = request.args.get("lang") or request.cookies.get("lang")
+    if chosen in LOCALES:
+        return chosen
+    best = request.accept_languages.best_match(list(_LOCALE_ALIASES))
+    return _LOCALE_ALIASES.get(best or "", "sv")
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    )
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    # Signing links carry their key in the path: never leak it through Referer.
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    if request.path.startswith(("/api/", "/oauth/", "/s/")):
+        headers.setdefault("Cache-Control", "no-store")
+    chosen = request.args.get("lang")
+    if chosen in LOCALES and request.cookies.get("lang") != chosen:
+        response.set_cookie("lang", chosen, max_age=365 * 86400, samesite="Lax", secure=request.is_secure)
+    return response
+
+
+def _finish_transaction(response: Response) -> Response:
+    """The one commit of a request: commit on success, roll back on any error answer."""
+    session = g.pop("db_session", None)
+    if session is None:
+        return response
+    try:
+        if response.status_code < 400:
+            session.commit()
+        else:
+            session.rollback()
+    except IntegrityError as exc:
+        session.rollback()
+        return errors.handle_integrity_error(exc)
+    except Exception:
+        session.rollback()
+        log.exception("commit failed")
+        return errors.problem(503, "Service unavailable", "The change could not be saved; try again.")
+    finally:
+        session.close()
+    return response
+
+
+def _close_session(exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.rollback()
+        session.close()
+
+
+def _csrf_for_forms() -> None:
+    """CSRF on every HTML form post; JSON bodies (API, subject pages) cannot be sent cross-site."""
+    if request.method in ("GET", "HEAD", "OPTIONS", "TRACE") or request.routing_exception is not None:
+        return
+    if request.path.startswith(("/api/", "/oauth/", "/bankid-sim/")):
+        return
+    if request.path.startswith("/s/") and request.is_json:
+        return
+    csrf.protect()
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    settings = config_module.build(config)
+    app = Flask(
+        __name__,
+        instance_path=settings["INSTANCE_PATH"],
+        instance_relative_config=False,
+    )
+    app.config.update(settings)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["BASE_URL"].startswith("https://"),
+        SESSION_COOKIE_NAME="samtycke_session",
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE="sv",
+        BABEL_TRANSLATION_DIRECTORIES="translations",
+        API_TITLE="Samtycke",
+        API_VERSION="1.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+        RATELIMIT_STORAGE_URI=settings["RATELIMIT_STORAGE_URI"],
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if settings.get("PROXY_FIX"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(settings["PROXY_FIX"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    # The engine is created here but connects lazily: no database work at start-up,
+    # so pre-forked workers never inherit an open connection.
+    engine = make_engine(settings["DATABASE_URL"])
+    app.extensions["samtycke.engine"] = engine
+    app.extensions["samtycke.sessionmaker"] = make_sessionmaker(engine)
+
+    from app.crypto import Keyring
+
+    app.extensions["samtycke.keyring"] = Keyring(settings["DATA_KEY"])
+
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    api.init_app(app)
+    api.spec.components.security_scheme(
+        "oauth2",
+        {
+            "type": "oauth2",
+            "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}}},
+        },
+    )
+    from app import auth, health
+
+    auth.init_app(app)
+    health.init_app(app)
+    for name in PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue
+            raise
+        module.register(app, api)
+    # Registered last so these handlers replace flask-smorest's own.
+    errors.init_app(app)
+
+    app.before_request(_csrf_for_forms)
+    app.after_request(_finish_transaction)
+    app.after_request(_security_headers)
+    app.teardown_request(_close_session)
+
+    @app.context_processor
+    def _template_globals() -> dict[str, Any]:
+        from flask_babel import get_locale
+
+        return {"current_locale": str(get_locale() or "sv"), "locales": LOCALES}
+
+    return app
+
+
+def keyring() -> Any:
+    from flask import current_app
+
+    return current_app.extensions["samtycke.keyring"]
+
+
+def ping_database(app: Flask) -> bool:
+    try:
+        with app.extensions["samtycke.engine"].connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return True
+    except Exception:
+        return False

@@ -1,0 +1,181 @@
+"""The ``samtycke`` command (CONTRACT.md, "Set-up and CLI").
+
+Each command is one unit of work: services flush, the wrapper commits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from app.errors import DomainError
+
+
+def _app() -> Flask:
+    from app import create_app
+    from app.config import ConfigError
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@contextmanager
+def unit_of_work(app: Flask) -> Iterator[Session]:
+    from app.db import transaction
+
+    with app.app_context(), transaction(app.extensions["samtycke.sessionmaker"]) as session:
+        try:
+            yield session
+        except DomainError as exc:
+            raise click.ClickException(exc.detail) from exc
+
+
+@click.group(help="Samtycke: GDPR consent and e-signature service.")
+def main() -> None:
+    pass
+
+
+@main.group(help="Database schema.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Apply Alembic migrations to SAMTYCKE_DATABASE_URL.")
+def db_upgrade() -> None:
+    from migrations.runner import upgrade
+
+    app = _app()
+    url = app.config["DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        os.makedirs(os.path.dirname(url.removeprefix("sqlite:///")) or ".", exist_ok=True)
+    upgrade(url)
+    click.echo("database is at the latest schema")
+
+
+@main.group(help="Tenants.")
+def tenant() -> None:
+    pass
+
+
+@tenant.command("create", help="Create a tenant; prints its JSON.")
+@click.argument("slug")
+@click.option("--name", required=True, help="Display name of the tenant.")
+def tenant_create(slug: str, name: str) -> None:
+    from app.auth import create_tenant
+
+    with unit_of_work(_app()) as session:
+        t = create_tenant(session, slug, name)
+        click.echo(json.dumps({"id": t.id, "slug": t.slug, "name": t.name, "created_at": t.created_at.isoformat()}))
+
+
+@main.group(help="OAuth2 API clients.")
+def client() -> None:
+    pass
+
+
+@client.command("create", help="Create an OAuth2 client for a tenant.")
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--scopes", required=True, help='Space-separated, e.g. "persons:read rights:read".')
+@click.option("--name", default="", help="A label for the client.")
+@click.option("--json", "as_json", is_flag=True, help="Print {client_id, client_secret} as JSON.")
+def client_create(tenant_slug: str, scopes: str, name: str, as_json: bool) -> None:
+    from app.auth import create_client, tenant_by_slug
+
+    with unit_of_work(_app()) as session:
+        c, secret = create_client(session, tenant_by_slug(session, tenant_slug), scopes.split(), name=name)
+        if as_json:
+            click.echo(json.dumps({"client_id": c.client_id, "client_secret": secret}))
+        else:
+            click.echo(f"client_id:     {c.client_id}\nclient_secret: {secret}\nscopes:        {c.scopes}")
+            click.echo("The secret is shown once; it is stored only as a hash.")
+
+
+@main.group(help="Staff accounts for the console.")
+def user() -> None:
+    pass
+
+
+@user.command("create", help="Create a staff account; the password is read from standard input.")
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(["dpo", "editor", "viewer"]))
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_create(tenant_slug: str, email: str, role: str, password_stdin: bool) -> None:
+    from app.auth import tenant_by_slug
+    from app.staff import create_user
+
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.UsageError("no password on standard input")
+    with unit_of_work(_app()) as session:
+        u = create_user(session, tenant_by_slug(session, tenant_slug), email, role, password)
+        click.echo(json.dumps({"id": u.id, "email": u.email, "role": u.role}))
+
+
+@main.command(help="Seed the demo tenant 'demo' (idempotent) and print how to log in.")
+def demo() -> None:
+    from app.demo import seed_demo
+
+    app = _app()
+    with unit_of_work(app) as session:
+        info = seed_demo(session, app)
+    click.echo(info)
+
+
+@main.command(help="Run the service with gunicorn.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", type=int, default=None, help="Worker processes (default: SAMTYCKE_WORKERS or 2×cores+1).")
+@click.option("--threads", type=int, default=1, show_default=True, help="Threads per worker.")
+def serve(host: str, port: int, workers: int | None, threads: int) -> None:
+    from app.server import run
+
+    run(host=host, port=port, workers=workers, threads=threads)
+
+
+@main.group(help="The audit chain.")
+def audit() -> None:
+    pass
+
+
+@audit.command("verify", help="Verify a tenant's hash chain; exit 1 naming the first broken sequence number.")
+@click.option("--tenant", "tenant_slug", required=True)
+def audit_verify(tenant_slug: str) -> None:
+    from app import audit as audit_log
+    from app.auth import tenant_by_slug
+
+    with unit_of_work(_app()) as session:
+        result = audit_log.verify(session, tenant_by_slug(session, tenant_slug).id)
+    if result.ok:
+        click.echo(f"audit chain intact: {result.events} events, head {result.head}")
+        return
+    click.echo(f"audit chain broken at sequence number {result.first_bad_seq}", err=True)
+    sys.exit(1)
+
+
+def _register_optional(group: click.Group, module: str, attr: str) -> None:
+    try:
+        mod: Any = __import__(module, fromlist=[attr])
+    except ModuleNotFoundError:
+        return
+    group.add_command(getattr(mod, attr))
+
+
+# Commands owned by other domains (records), added when present.
+_register_optional(main, "reports.cli", "record")
+_register_optional(main, "reports.cli", "records")
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

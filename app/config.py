@@ -1,0 +1,136 @@
+"""The only place that reads the environment (``SAMTYCKE_`` prefix).
+
+Tests and tools pass a dict to ``create_app`` instead. In production mode a
+missing secret is a start-up error; in the embedded default (development) the
+secrets are generated once and kept under the instance folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run the service."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(f"SAMTYCKE_{name}")
+    return value if value not in (None, "") else default
+
+
+def _instance_secrets(instance: Path) -> dict[str, str]:
+    """Secrets for the embedded default, created once and reused by every worker."""
+    path = instance / "secrets.json"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        fresh = {"secret_key": secrets.token_urlsafe(48), "data_key": secrets.token_urlsafe(48)}
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(fresh))
+        tmp.chmod(0o600)
+        try:
+            # A concurrent worker may have won the race; keep whichever landed first.
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    data: dict[str, str] = json.loads(path.read_text())
+    return data
+
+
+def from_environment() -> dict[str, Any]:
+    instance = Path(_env("INSTANCE_PATH", str(Path.cwd() / "instance")) or "instance").resolve()
+    mode = _env("ENV", "development")
+    if mode not in ("development", "production"):
+        raise ConfigError("SAMTYCKE_ENV must be 'development' or 'production'")
+    secret_key = _env("SECRET_KEY")
+    data_key = _env("DATA_KEY")
+    base_url = _env("BASE_URL")
+    if mode == "production":
+        missing = [
+            name
+            for name, value in (("SECRET_KEY", secret_key), ("DATA_KEY", data_key), ("BASE_URL", base_url))
+            if not value
+        ]
+        if missing:
+            raise ConfigError(
+                "production mode needs " + ", ".join(f"SAMTYCKE_{m}" for m in missing) + " in the environment"
+            )
+    else:
+        generated = _instance_secrets(instance)
+        secret_key = secret_key or generated["secret_key"]
+        data_key = data_key or generated["data_key"]
+    try:
+        providers = json.loads(_env("OIDC_PROVIDERS", "[]") or "[]")
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"SAMTYCKE_OIDC_PROVIDERS is not valid JSON: {exc}") from exc
+    if not isinstance(providers, list):
+        raise ConfigError("SAMTYCKE_OIDC_PROVIDERS must be a JSON list")
+    return {
+        "ENV": mode,
+        "INSTANCE_PATH": str(instance),
+        "DATABASE_URL": _env("DATABASE_URL", f"sqlite:///{instance / 'samtycke.db'}"),
+        "SECRET_KEY": secret_key,
+        "DATA_KEY": data_key,
+        "BASE_URL": (base_url or "http://127.0.0.1:5000").rstrip("/"),
+        "BANKID": _env("BANKID", "simulator"),
+        "BANKID_CERT": _env("BANKID_CERT"),
+        "BANKID_KEY": _env("BANKID_KEY"),
+        "BANKID_CA": _env("BANKID_CA"),
+        "OIDC_PROVIDERS": providers,
+        "STAFF_OIDC": json.loads(_env("STAFF_OIDC", "null") or "null"),
+        "SEAL_PKCS12": _env("SEAL_PKCS12"),
+        "SEAL_PKCS12_PASSWORD": _env("SEAL_PKCS12_PASSWORD"),
+        "TSA_URL": _env("TSA_URL"),
+        "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE", "memory://"),
+        "PROXY_FIX": int(_env("PROXY_FIX", "0") or "0"),
+        "WORKERS": int(_env("WORKERS", "0") or "0"),
+    }
+
+
+DEFAULTS: dict[str, Any] = {
+    "ENV": "development",
+    "BANKID": "simulator",
+    "OIDC_PROVIDERS": [],
+    "STAFF_OIDC": None,
+    "SEAL_PKCS12": None,
+    "SEAL_PKCS12_PASSWORD": None,
+    "TSA_URL": None,
+    "BANKID_CERT": None,
+    "BANKID_KEY": None,
+    "BANKID_CA": None,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "PROXY_FIX": 0,
+    "WORKERS": 0,
+    "BASE_URL": "http://127.0.0.1:5000",
+    # Request bodies: a batch of 10,000 asset ids or a sealed PDF fits well below this.
+    "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+    "OAUTH2_TOKEN_EXPIRES_IN": {"client_credentials": 3600},
+    "SIGNING_LINK_DAYS": 30,
+    "BATCH_LIMIT": 10_000,
+    "SIGNING_START_RATE_LIMIT": "10 per minute",
+    "LOGIN_RATE_LIMIT": "20 per minute",
+    "LOGIN_LOCKOUT_THRESHOLD": 5,
+    "LOGIN_LOCKOUT_MINUTES": 15,
+}
+
+
+def build(overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """Defaults, then the environment (unless the caller gives a full dict), then overrides."""
+    config = dict(DEFAULTS)
+    if overrides is None:
+        config.update(from_environment())
+    else:
+        config.update(overrides)
+        config.setdefault("INSTANCE_PATH", str(Path.cwd() / "instance"))
+        if not config.get("DATABASE_URL"):
+            config["DATABASE_URL"] = f"sqlite:///{Path(config['INSTANCE_PATH']) / 'samtycke.db'}"
+    for key in ("SECRET_KEY", "DATA_KEY", "DATABASE_URL"):
+        if not config.get(key):
+            raise ConfigError(f"{key} is not configured")
+    return config

@@ -1,0 +1,22 @@
+"""Liveness with a database check, for load balancers and the DAM."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, current_app, jsonify
+
+from app.errors import problem
+
+blueprint = Blueprint("health", __name__)
+
+
+@blueprint.get("/healthz")
+def healthz() -> Response:
+    from app import ping_database
+
+    if ping_database(current_app):
+        return jsonify(status="ok", db="ok")
+    return problem(503, "Service unavailable", "The database does not answer.", db="unavailable")
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blueprint)

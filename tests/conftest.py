@@ -1,0 +1,229 @@
+"""Test fixtures. Every test that takes ``app`` runs on SQLite and on PostgreSQL.
+
+The schema comes from the Alembic migrations (never ``create_all``). Between
+tests every table is emptied. Under ``CI=true`` a missing PostgreSQL is a
+failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app, limiter
+from app.db import transaction
+from migrations.runner import upgrade
+
+PG_ADMIN_URL = os.environ.get("SAMTYCKE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+BACKENDS = [b for b in os.environ.get("SAMTYCKE_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+
+
+def _pg_available() -> str | None:
+    try:
+        engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        return f"{type(exc).__name__}: {exc}"
+
+
+class Database:
+    """One migrated database per backend per test session."""
+
+    def __init__(self, backend: str, tmp: Path) -> None:
+        self.backend = backend
+        self._admin: sa.Engine | None = None
+        if backend == "sqlite":
+            self.url = f"sqlite:///{tmp / 'test.db'}"
+        else:
+            problem = _pg_available()
+            if problem:
+                if IN_CI:
+                    pytest.fail(f"PostgreSQL is required under CI=true and is not available: {problem}")
+                pytest.skip(f"PostgreSQL not available: {problem}")
+            name = f"samtycke_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+            self._admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with self._admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            self.name = name
+            self.url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        upgrade(self.url)
+        self.engine = sa.create_engine(self.url)
+        self.tables = [t for t in sa.MetaData().tables]  # filled by reflect below
+        meta = sa.MetaData()
+        meta.reflect(self.engine)
+        self.tables = [t.name for t in reversed(meta.sorted_tables) if t.name != "alembic_version"]
+
+    def clean(self) -> None:
+        with self.engine.begin() as conn:
+            if self.backend == "postgresql":
+                conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in self.tables) + " CASCADE"))
+            else:
+                for table in self.tables:
+                    conn.execute(sa.text(f'DELETE FROM "{table}"'))
+
+    def drop(self) -> None:
+        self.engine.dispose()
+        if self._admin is not None:
+            with self._admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+            self._admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    db = Database(request.param, tmp_path_factory.mktemp(request.param))
+    yield db
+    db.drop()
+
+
+@pytest.fixture(scope="session")
+def instance_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("instance")
+
+
+def app_config(database: Database, instance_path: Path, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "ENV": "development",
+        "TESTING": True,
+        "DATABASE_URL": database.url,
+        "INSTANCE_PATH": str(instance_path),
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "DATA_KEY": "test-data-key-not-for-production",
+        "BASE_URL": "http://localhost",
+        "BANKID": "simulator",
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="session")
+def _session_app(database: Database, instance_path: Path) -> Flask:
+    return create_app(app_config(database, instance_path))
+
+
+@pytest.fixture
+def app(_session_app: Flask, database: Database) -> Iterator[Flask]:
+    database.clean()
+    limiter.reset()
+    yield _session_app
+
+
+@pytest.fixture
+def make_app(database: Database, instance_path: Path) -> Any:
+    """Build an app with extra configuration (same database) for tests that need it."""
+
+    def factory(**overrides: Any) -> Flask:
+        database.clean()
+        return create_app(app_config(database, instance_path, **overrides))
+
+    return factory
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def db_session(app: Flask) -> Iterator[Any]:
+    """A session for arranging data and checking results; commits at the end of each block."""
+    factory = app.extensions["samtycke.sessionmaker"]
+
+    class _Tx:
+        def __call__(self) -> Any:
+            return transaction(factory)
+
+    yield _Tx()
+
+
+class Api:
+    """A test client speaking as one OAuth2 client of one tenant."""
+
+    def __init__(self, client: FlaskClient, tenant_id: str, client_id: str, secret: str, scopes: str) -> None:
+        self.http = client
+        self.tenant_id = tenant_id
+        self.client_id = client_id
+        self.secret = secret
+        basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+        resp = client.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": f"Basic {basic}"},
+        )
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        self.token = resp.get_json()["access_token"]
+        self.scopes = scopes
+
+    def _h(self, headers: dict[str, str] | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", **(headers or {})}
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.http.get(path, headers=self._h(kw.pop("headers", None)), **kw)
+
+    def post(self, path: str, **kw: Any) -> Any:
+        return self.http.post(path, headers=self._h(kw.pop("headers", None)), **kw)
+
+    def put(self, path: str, **kw: Any) -> Any:
+        return self.http.put(path, headers=self._h(kw.pop("headers", None)), **kw)
+
+    def patch(self, path: str, **kw: Any) -> Any:
+        return self.http.patch(path, headers=self._h(kw.pop("headers", None)), **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.http.delete(path, headers=self._h(kw.pop("headers", None)), **kw)
+
+
+ALL_SCOPES = (
+    "persons:read persons:write consents:read consents:write rights:read "
+    "addenda:read addenda:write audit:read webhooks:write"
+)
+
+
+@pytest.fixture
+def make_tenant(app: Flask) -> Any:
+    from app.auth import create_tenant
+
+    def factory(slug: str = "acme", name: str | None = None) -> str:
+        with transaction(app.extensions["samtycke.sessionmaker"]) as s:
+            return create_tenant(s, slug, name or slug.title()).id
+
+    return factory
+
+
+@pytest.fixture
+def make_api(app: Flask, client: FlaskClient) -> Any:
+    """``make_api("acme", scopes=...)`` creates the tenant when needed and a client with a token."""
+    from app.auth import create_client, create_tenant
+    from app.models import Tenant
+
+    def factory(slug: str = "acme", scopes: str = ALL_SCOPES) -> Api:
+        with app.app_context(), transaction(app.extensions["samtycke.sessionmaker"]) as s:
+            tenant = s.scalar(sa.select(Tenant).where(Tenant.slug == slug)) or create_tenant(s, slug, slug.title())
+            c, secret = create_client(s, tenant, scopes.split())
+            tenant_id, client_id = tenant.id, c.client_id
+        return Api(client, tenant_id, client_id, secret, scopes)
+
+    return factory
+
+
+@pytest.fixture
+def api(make_api: Any) -> Api:
+    return make_api("acme")
+
+
+@pytest.fixture
+def other_api(make_api: Any) -> Api:
+    return make_api("other")

@@ -1,0 +1,99 @@
+"""The service skeleton: health, OAuth2 token endpoint, errors, OpenAPI."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.models import ApiClient, ApiToken
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+def test_healthz_checks_the_database(client: Any) -> None:
+    resp = client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ok", "db": "ok"}
+
+
+def test_healthz_503_when_database_is_gone(make_app: Any, tmp_path: Any) -> None:
+    app = make_app(DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    resp = app.test_client().get("/healthz")
+    assert resp.status_code == 503
+    assert resp.mimetype == "application/problem+json"
+    assert resp.get_json()["db"] == "unavailable"
+
+
+def test_token_endpoint_issues_bearer_token_and_stores_only_hashes(app: Any, client: Any, make_api: Any) -> None:
+    api = make_api("acme", scopes="persons:read rights:read")
+    resp = client.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=basic(api.client_id, api.secret))
+    body = resp.get_json()
+    assert resp.status_code == 200
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 3600
+    assert body["scope"] == "persons:read rights:read"
+    with app.extensions["samtycke.sessionmaker"]() as s:
+        stored = s.scalars(sa.select(ApiToken.token_hash)).all()
+        assert body["access_token"] not in stored and len(stored) == 2
+        secrets = s.scalars(sa.select(ApiClient.secret_hash)).all()
+        assert api.secret not in secrets
+
+
+def test_token_endpoint_narrows_scope_and_refuses_more(client: Any, make_api: Any) -> None:
+    api = make_api("acme", scopes="persons:read rights:read")
+    ok = client.post(
+        "/oauth/token", data={"grant_type": "client_credentials", "scope": "rights:read"},
+        headers=basic(api.client_id, api.secret),
+    )
+    assert ok.status_code == 200 and ok.get_json()["scope"] == "rights:read"
+    bad = client.post(
+        "/oauth/token", data={"grant_type": "client_credentials", "scope": "persons:write"},
+        headers=basic(api.client_id, api.secret),
+    )
+    assert bad.status_code == 400
+    assert bad.get_json()["error"] == "invalid_scope"
+    assert bad.mimetype == "application/problem+json"
+
+
+def test_token_endpoint_rejects_wrong_secret_and_form_credentials(client: Any, make_api: Any) -> None:
+    api = make_api("acme")
+    wrong = client.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=basic(api.client_id, "nope"))
+    assert wrong.status_code == 401
+    assert wrong.get_json()["error"] == "invalid_client"
+    in_body = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": api.client_id, "client_secret": api.secret},
+    )
+    assert in_body.status_code == 401
+    grant = client.post("/oauth/token", data={"grant_type": "password"}, headers=basic(api.client_id, api.secret))
+    assert grant.status_code == 400
+    assert grant.get_json()["status"] == 400
+
+
+def test_routing_errors_are_problem_json(client: Any) -> None:
+    resp = client.get("/api/v1/no-such-thing")
+    assert resp.status_code == 404
+    assert resp.mimetype == "application/problem+json"
+    assert {"type", "title", "status", "detail"} <= set(resp.get_json())
+    resp = client.delete("/healthz")
+    assert resp.status_code == 405
+    assert resp.mimetype == "application/problem+json"
+
+
+def test_openapi_document(client: Any) -> None:
+    resp = client.get("/openapi.json")
+    assert resp.status_code == 200
+    doc = resp.get_json()
+    assert doc["openapi"].startswith("3.")
+
+
+def test_security_headers(client: Any) -> None:
+    resp = client.get("/healthz")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
