@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,10 @@ from app.db import Base, new_id, utcnow
 from app.models import Tenant
 
 GENESIS = "0" * 64
+
+# Called inside the same transaction for every appended event, e.g. by the records
+# domain to queue a PDF record for consent.given. Listeners must only add rows.
+listeners: list[Callable[[Session, AuditEvent], None]] = []
 
 
 class AuditEvent(Base):
@@ -75,6 +80,8 @@ def append(
     tenant.audit_head = digest
     session.add(event)
     session.flush()
+    for listener in listeners:
+        listener(session, event)
     return event
 
 

@@ -31,10 +31,10 @@ from app.db import get_session, utcnow
 from app.errors import PROBLEM_JSON, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from app.models import ApiClient, ApiToken, Tenant
 
-SCOPES = (
-    "persons:read persons:write consents:read consents:write rights:read "
-    "addenda:read addenda:write audit:read webhooks:write"
-).split()
+SCOPES = [
+    "persons:read", "persons:write", "consents:read", "consents:write", "rights:read",
+    "addenda:read", "addenda:write", "audit:read", "webhooks:write",
+]
 
 
 # --- authlib adapters --------------------------------------------------------

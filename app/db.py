@@ -108,3 +108,31 @@ def get_session() -> Session:
         g.db_session = current_app.extensions["samtycke.sessionmaker"]()
     session: Session = g.db_session
     return session
+
+
+
+def after_commit(session: Session, callback: Any) -> None:
+    """Run ``callback()`` once ``session``'s transaction has committed.
+
+    Side effects outside the database (PDF records, webhooks) wait for the commit,
+    so nothing is produced for a change that was rolled back. Works the same in a
+    request, a CLI command and a test.
+    """
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    import logging
+
+    for callback in session.info.pop("after_commit", []):
+        try:
+            callback()
+        except Exception:  # the change is committed; a failed side effect must not undo that
+            logging.getLogger(__name__).exception("after-commit callback failed")
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_commit(session: Session, previous_transaction: Any) -> None:
+    if not previous_transaction.nested and previous_transaction.parent is None:
+        session.info.pop("after_commit", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import timedelta
 
@@ -54,10 +55,8 @@ def authenticate(
     users = list(session.scalars(sa.select(StaffUser).where(StaffUser.email == email)))
     now = utcnow()
     if len(users) != 1 or users[0].password_hash is None:
-        try:
+        with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password or "x")
-        except VerificationError:
-            pass
         return None
     user = users[0]
     if user.locked_until is not None and user.locked_until > now:

@@ -1,0 +1,375 @@
+"""Records: queued in the transaction that changes a consent, produced after it commits.
+
+A consent event (given, refused, withdrawn, revoked; addendum signed or revoked)
+appends an audit event; the listener below adds a *pending* record row in that
+same transaction, so a signature and its record-to-be are committed together.
+Rendering and sealing run after the commit; a failure leaves the consent as it
+is and the record ``failed`` with its reason, for ``samtycke records retry``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app, has_app_context
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.audit import AuditEvent
+from app.db import after_commit, transaction, utcnow
+from app.models import Tenant
+from consent.models import Addendum, Consent, ConsentTemplate, Person, Purpose, Signature
+from reports.context import (
+    PurposeInfo,
+    RecordContext,
+    SignerInfo,
+    SubjectInfo,
+    TemplateInfo,
+    TenantInfo,
+)
+from reports.errors import RecordError
+from reports.models import Record
+
+log = logging.getLogger(__name__)
+
+EVENT_KINDS = {
+    "consent.given": "consent_given",
+    "consent.refused": "consent_refused",
+    "consent.withdrawn": "consent_withdrawn",
+    "consent.revoked": "consent_revoked",
+    "addendum.signed": "addendum_signed",
+    "addendum.revoked": "addendum_revoked",
+}
+
+
+# --- queueing ----------------------------------------------------------------
+
+def on_audit_event(session: Session, event: AuditEvent) -> None:
+    if event.type == "person.erased":
+        _forget_person(session, event.tenant_id, str(event.refs.get("person_id")))
+        return
+    kind = EVENT_KINDS.get(event.type)
+    if kind is None:
+        return
+    is_addendum = kind.startswith("addendum_")
+    object_id = event.refs.get("addendum_id" if is_addendum else "consent_id")
+    if not object_id:
+        log.error("audit event %s carries no object id; no record queued", event.type)
+        return
+    record = Record(
+        tenant_id=event.tenant_id,
+        kind=kind,
+        consent_id=None if is_addendum else object_id,
+        addendum_id=object_id if is_addendum else None,
+        audit_event_id=event.id,
+        audit_event_hash=event.hash,
+    )
+    session.add(record)
+    session.flush()
+    if has_app_context():
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        record_id = record.id
+        after_commit(session, lambda: produce(app, record_id))
+
+
+def _forget_person(session: Session, tenant_id: str, person_id: str) -> None:
+    """Erasure: the records of the person's consents hold their name; they go too."""
+    consent_ids = sa.select(Consent.id).where(Consent.tenant_id == tenant_id, Consent.person_id == person_id)
+    session.execute(
+        sa.delete(Record).where(Record.tenant_id == tenant_id, Record.consent_id.in_(consent_ids))
+    )
+
+
+def install() -> None:
+    if on_audit_event not in audit.listeners:
+        audit.listeners.append(on_audit_event)
+
+
+# --- the plain data of one record -------------------------------------------
+
+def _signer_info(sig: Signature) -> SignerInfo:
+    ev = sig.evidence or {}
+    device = ev.get("device") if isinstance(ev.get("device"), dict) else {}
+    return SignerInfo(
+        role=sig.role,
+        method=sig.method,  # type: ignore[arg-type]
+        name=sig.signer_name or "—",
+        signed_at=sig.signed_at,
+        personal_number_masked=sig.pn_masked,
+        device_ip=(device or {}).get("ipAddress") or ev.get("end_user_ip"),
+        issuer=ev.get("issuer"),
+        oidc_subject=ev.get("subject"),
+        bankid_issue_date=ev.get("bankIdIssueDate"),
+    )
+
+
+def _raw_evidence(signatures: list[Signature]) -> dict[str, Any]:
+    return {
+        "signatures": [
+            {
+                "signature_id": s.id,
+                "role": s.role,
+                "method": s.method,
+                "signed_at": s.signed_at.isoformat(),
+                "purposes": list(s.purposes or []),
+                "visible_text_sha256": s.visible_sha256,
+                "provider_evidence": s.evidence,
+            }
+            for s in signatures
+        ]
+    }
+
+
+def build_context(session: Session, record: Record, base_url: str) -> RecordContext:
+    tenant = session.get(Tenant, record.tenant_id)
+    assert tenant is not None
+    verify_url = f"{base_url}/verify"
+    event = session.get(AuditEvent, record.audit_event_id)
+    status_at = event.at if event is not None else record.created_at
+    if record.addendum_id:
+        return _addendum_context(session, record, tenant, verify_url, status_at)
+    consent = session.get(Consent, record.consent_id)
+    if consent is None or consent.tenant_id != record.tenant_id:
+        raise RecordError(f"consent {record.consent_id} is gone")
+    person = session.get(Person, consent.person_id)
+    template = session.get(ConsentTemplate, consent.template_id)
+    assert template is not None and person is not None
+    locale = consent.locale if consent.locale in template.body else next(iter(template.body))
+    text = f"{template.title[locale]}\n\n{template.body[locale]}"
+    signatures = list(
+        session.scalars(
+            sa.select(Signature)
+            .where(Signature.tenant_id == consent.tenant_id, Signature.consent_id == consent.id)
+            .order_by(Signature.signed_at)
+        )
+    )
+    keys = list(consent.purposes or consent.requested_purposes or [])
+    labels = {
+        p.key: p.label
+        for p in session.scalars(
+            sa.select(Purpose).where(Purpose.tenant_id == consent.tenant_id, Purpose.key.in_(keys))
+        )
+    }
+    visible = hashlib.sha256("\n".join(s.visible_sha256 for s in signatures).encode()).hexdigest() if len(
+        signatures
+    ) > 1 else (signatures[0].visible_sha256 if signatures else consent.text_sha256)
+    reason = consent.withdraw_reason if record.kind == "consent_withdrawn" else (
+        consent.revoke_reason if record.kind == "consent_revoked" else None
+    )
+    return RecordContext(
+        kind=record.kind,  # type: ignore[arg-type]
+        locale=locale,  # type: ignore[arg-type]
+        record_id=record.id,
+        tenant=TenantInfo(id=tenant.id, name=tenant.name),
+        subject=SubjectInfo(name=person.name or "—", personal_number_masked=person.pn_masked),
+        signers=[_signer_info(s) for s in signatures],
+        text_markdown=text,
+        template=TemplateInfo(key=consent.template_key, version=consent.template_version,
+                              text_sha256=consent.text_sha256),
+        visible_text_sha256=visible,
+        purposes=[PurposeInfo(key=k, label=str((labels.get(k) or {}).get(locale) or k)) for k in keys],
+        asset_ids=list(consent.asset_ids) if consent.asset_ids is not None else None,
+        valid_from=consent.valid_from,
+        valid_until=consent.valid_until,
+        audit_event_hash=record.audit_event_hash,
+        verify_url=verify_url,
+        created_at=record.created_at,
+        consent_id=consent.id,
+        status_at=None if record.kind == "consent_given" else status_at,
+        reason=reason,
+        evidence=_raw_evidence(signatures),
+    )
+
+
+def _addendum_context(
+    session: Session, record: Record, tenant: Tenant, verify_url: str, status_at: datetime
+) -> RecordContext:
+    from consent import addenda
+
+    addendum = session.get(Addendum, record.addendum_id)
+    if addendum is None or addendum.tenant_id != record.tenant_id:
+        raise RecordError(f"addendum {record.addendum_id} is gone")
+    text = addenda.addendum_text(addendum.kind, addendum.locale)
+    signatures = list(
+        session.scalars(
+            sa.select(Signature)
+            .where(Signature.tenant_id == addendum.tenant_id, Signature.addendum_id == addendum.id)
+            .order_by(Signature.signed_at)
+        )
+    )
+    return RecordContext(
+        kind=record.kind,  # type: ignore[arg-type]
+        locale=addendum.locale,  # type: ignore[arg-type]
+        record_id=record.id,
+        tenant=TenantInfo(id=tenant.id, name=tenant.name),
+        subject=None,
+        signers=[_signer_info(s) for s in signatures],
+        text_markdown=text,
+        template=TemplateInfo(key=addendum.kind, version=addendum.version, text_sha256=addendum.text_sha256),
+        visible_text_sha256=signatures[0].visible_sha256 if signatures else addendum.text_sha256,
+        purposes=[],
+        asset_ids=None,
+        valid_from=addendum.signed_at,
+        valid_until=None,
+        audit_event_hash=record.audit_event_hash,
+        verify_url=verify_url,
+        created_at=record.created_at,
+        addendum_id=addendum.id,
+        status_at=None if record.kind == "addendum_signed" else status_at,
+        evidence=_raw_evidence(signatures),
+    )
+
+
+# --- producing ---------------------------------------------------------------
+
+def sealer(app: Flask) -> Any:
+    """One sealer per process (it caches the parsed key)."""
+    cached = app.extensions.get("samtycke.sealer")
+    if cached is None:
+        from pathlib import Path
+
+        from reports.pki import ensure_local_pki
+        from reports.seal import Sealer
+
+        if app.config.get("SEAL_PKCS12"):
+            cached = Sealer.from_pkcs12(
+                Path(app.config["SEAL_PKCS12"]), app.config.get("SEAL_PKCS12_PASSWORD"), app.config["TSA_URL"]
+            )
+        else:
+            pki = ensure_local_pki(Path(app.instance_path) / "pki", app.config["BASE_URL"])
+            cached = Sealer.from_local_pki(pki)
+        app.extensions["samtycke.sealer"] = cached
+    return cached
+
+
+def trust_roots(app: Flask) -> list[Any]:
+    cached = app.extensions.get("samtycke.trust_roots")
+    if cached is None:
+        from pathlib import Path
+
+        from cryptography.hazmat.primitives.serialization import pkcs12
+
+        if app.config.get("SEAL_PKCS12"):
+            password = app.config.get("SEAL_PKCS12_PASSWORD")
+            _key, cert, chain = pkcs12.load_key_and_certificates(
+                Path(app.config["SEAL_PKCS12"]).read_bytes(), password.encode() if password else None
+            )
+            cached = list(chain or []) or [cert]
+        else:
+            from reports.pki import ensure_local_pki
+
+            cached = ensure_local_pki(Path(app.instance_path) / "pki", app.config["BASE_URL"]).trust_roots
+        app.extensions["samtycke.trust_roots"] = cached
+    return list(cached)
+
+
+@dataclass(frozen=True)
+class ProduceResult:
+    record_id: str
+    status: str
+    reason: str | None = None
+
+
+def produce(app: Flask, record_id: str) -> ProduceResult:
+    """Render and seal one record in its own transactions; never raises for a render/seal failure."""
+    from reports.render import render_pdf
+
+    factory = app.extensions["samtycke.sessionmaker"]
+    with app.app_context():
+        with transaction(factory) as session:
+            record = session.get(Record, record_id)
+            if record is None or record.status == "sealed":
+                return ProduceResult(record_id, record.status if record else "missing")
+            try:
+                ctx = build_context(session, record, app.config["BASE_URL"])
+            except RecordError as exc:
+                return _fail(factory, record_id, str(exc))
+        try:
+            the_sealer = sealer(app)
+            pdf = render_pdf(ctx)
+            reason = "Samtycke record" if not ctx.is_addendum else "Samtycke DPA addendum record"
+            sealed = the_sealer.seal(pdf, reason=reason, location=ctx.tenant.name)
+        except RecordError as exc:
+            return _fail(factory, record_id, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a bug in rendering must not lose the queue entry either
+            log.exception("record %s failed", record_id)
+            return _fail(factory, record_id, f"{type(exc).__name__}: {exc}")
+        with transaction(factory) as session:
+            record = session.get(Record, record_id)
+            if record is None:
+                return ProduceResult(record_id, "missing")
+            record.pdf = sealed
+            record.sha256 = hashlib.sha256(sealed).hexdigest()
+            record.size = len(sealed)
+            record.pades_level = the_sealer.level
+            record.status = "sealed"
+            record.sealed_at = utcnow()
+            record.failure_reason = None
+            record.attempts += 1
+            record.last_attempt_at = utcnow()
+    return ProduceResult(record_id, "sealed")
+
+
+def _fail(factory: Any, record_id: str, reason: str) -> ProduceResult:
+    log.warning("record %s failed: %s", record_id, reason)
+    with transaction(factory) as session:
+        record = session.get(Record, record_id)
+        if record is not None:
+            record.status = "failed"
+            record.failure_reason = reason[:2000]
+            record.attempts += 1
+            record.last_attempt_at = utcnow()
+    return ProduceResult(record_id, "failed", reason)
+
+
+def retry(app: Flask, *, include_pending: bool = True, limit: int = 1000) -> list[ProduceResult]:
+    statuses = ["failed", "pending"] if include_pending else ["failed"]
+    with transaction(app.extensions["samtycke.sessionmaker"]) as session:
+        ids = list(
+            session.scalars(
+                sa.select(Record.id).where(Record.status.in_(statuses)).order_by(Record.created_at).limit(limit)
+            )
+        )
+    return [produce(app, record_id) for record_id in ids]
+
+
+# --- reading -----------------------------------------------------------------
+
+def latest_sealed(
+    session: Session, tenant_id: str, *, consent_id: str | None = None, addendum_id: str | None = None,
+    kind: str | None = None,
+) -> Record | None:
+    query = sa.select(Record).where(Record.tenant_id == tenant_id, Record.status == "sealed")
+    if consent_id is not None:
+        query = query.where(Record.consent_id == consent_id)
+    if addendum_id is not None:
+        query = query.where(Record.addendum_id == addendum_id)
+    if kind is not None:
+        query = query.where(Record.kind == kind)
+    return session.scalar(query.order_by(Record.sealed_at.desc()).limit(1).options(sa.orm.undefer(Record.pdf)))
+
+
+def records_of(session: Session, tenant_id: str, *, consent_id: str | None = None,
+               addendum_id: str | None = None) -> list[Record]:
+    query = sa.select(Record).where(Record.tenant_id == tenant_id)
+    if consent_id is not None:
+        query = query.where(Record.consent_id == consent_id)
+    if addendum_id is not None:
+        query = query.where(Record.addendum_id == addendum_id)
+    return list(session.scalars(query.order_by(Record.created_at)))
+
+
+def failed_records(session: Session, tenant_id: str, limit: int = 100) -> list[Record]:
+    return list(
+        session.scalars(
+            sa.select(Record)
+            .where(Record.tenant_id == tenant_id, Record.status == "failed")
+            .order_by(Record.created_at.desc())
+            .limit(limit)
+        )
+    )
