@@ -1,0 +1,6 @@
+"""A wire-compatible BankID RP API v6.0 simulator with a simulated phone app.
+
+Orders live in the database (table ``bankid_sim_orders``) so every worker
+process sees the same state; time comes from an injectable clock so tests can
+walk an order through its timeouts without sleeping.
+"""
