@@ -45,6 +45,8 @@ def run(host: str, port: int, workers: int | None = None, threads: int = 1) -> N
             "threads": threads,
             "worker_class": "gthread" if threads > 1 else "sync",
             "accesslog": "-" if os.environ.get("SAMTYCKE_ACCESS_LOG") else None,
+            # Paths only: a query string may carry a personal number (?personal_number=).
+            "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
             "errorlog": "-",
             "timeout": 60,
             # Recycle workers now and then: WeasyPrint's memory grows over many records.

@@ -30,6 +30,8 @@ class Person(Base):
     # Personal data; all of it is cleared on erasure, the row stays as a tombstone
     # so that links of an erased person keep answering "no".
     name: Mapped[str | None] = mapped_column(sa.String(200))
+    # Case-folded name for substring search alike on every backend (SQLite's lower() is ASCII-only).
+    name_folded: Mapped[str | None] = mapped_column(sa.String(400), default=None)
     pn_encrypted: Mapped[str | None] = mapped_column(sa.Text, default=None)
     pn_index: Mapped[str | None] = mapped_column(sa.String(64), default=None)
     pn_masked: Mapped[str | None] = mapped_column(sa.String(20), default=None)

@@ -1,0 +1,181 @@
+"""Persons: create, search, read, change, erase (Art. 17) and export (Art. 15/20).
+
+A single person's answer (POST, GET, PATCH) includes e-mail and phone; list items
+leave them out (least personal data for a search result). Personal numbers are
+only ever shown masked, except in the export.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from app.auth import current_caller, require_scope
+from app.db import get_session
+from consent import gdpr, persons
+from consent.models import Person
+from consent.persons import PersonPage
+from consent.schemas_common import (
+    Email,
+    ObjectId,
+    PaginationArgsSchema,
+    PersonalNumber,
+    Phone,
+    ProblemSchema,
+    StrictSchema,
+    Text,
+    security,
+    storable,
+)
+
+blp = Blueprint("persons", __name__, description="Persons who appear in assets, and their guardians.")
+
+
+def _keyring() -> Any:
+    return current_app.extensions["samtycke.keyring"]
+
+
+class PersonCreateSchema(StrictSchema):
+    name = Text(required=True, metadata={"example": "Anna Andersson"})
+    personal_number = PersonalNumber(allow_none=True)
+    birth_date = fields.Date(allow_none=True, metadata={"description": "Derived from personal_number when omitted."})
+    email = Email(allow_none=True)
+    phone = Phone(allow_none=True)
+    external_ref = Text(allow_none=True, metadata={"description": "The DAM's own id for this person."})
+    guardian_ids = fields.List(
+        ObjectId(), allow_none=True, validate=validate.Length(max=persons.MAX_GUARDIANS),
+        metadata={"description": "Persons of this tenant who sign for this person while a minor."},
+    )
+
+
+class PersonPatchSchema(PersonCreateSchema):
+    """Any of the create fields; null clears an optional field; guardian_ids replaces the set."""
+
+    name = Text()
+
+
+class PersonSummarySchema(ma.Schema):
+    id = fields.String()
+    name = fields.String(allow_none=True)
+    birth_date = fields.Date(allow_none=True)
+    is_minor = fields.Method(
+        "_is_minor", metadata={"type": "boolean", "description": "Under 18 today; null when the birth date is unknown."}
+    )
+    personal_number_masked = fields.String(
+        attribute="pn_masked", allow_none=True, metadata={"example": "19121212-****"}
+    )
+    guardian_ids = fields.Method("_guardian_ids", metadata={"type": "array", "items": {"type": "string"}})
+    external_ref = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+    def _is_minor(self, person: Person) -> bool | None:
+        return persons.is_minor(person.birth_date)
+
+    def _guardian_ids(self, person: Person) -> list[str]:
+        return persons.guardian_ids_of(person)
+
+
+class PersonSchema(PersonSummarySchema):
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+
+
+class PersonQueryArgsSchema(PaginationArgsSchema):
+    q = fields.String(
+        validate=[validate.Length(max=200), storable], metadata={"description": "Name contains (any case)."}
+    )
+    external_ref = fields.String(validate=[validate.Length(max=200), storable])
+    personal_number = PersonalNumber()
+
+
+class PersonPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(PersonSummarySchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class PersonRefSchema(ma.Schema):
+    id = fields.String()
+    name = fields.String(allow_none=True)
+
+
+class PersonExportSchema(ma.Schema):
+    """Everything held on the person; values are already plain JSON."""
+
+    exported_at = fields.String()
+    person = fields.Dict()
+    guardians = fields.List(fields.Nested(PersonRefSchema))
+    wards = fields.List(fields.Nested(PersonRefSchema))
+    asset_links = fields.List(fields.Dict())
+    consents = fields.List(fields.Dict())
+    signatures_given = fields.List(fields.Dict())
+    audit_events = fields.List(fields.Dict())
+
+
+@blp.route("/persons")
+class Persons(MethodView):
+    @require_scope("persons:write")
+    @blp.doc(**security("persons:write"))
+    @blp.arguments(PersonCreateSchema)
+    @blp.response(201, PersonSchema)
+    @blp.alt_response(409, schema=ProblemSchema, description="The personal number is registered already.")
+    def post(self, body: dict[str, Any]) -> Person:
+        """Register a person (needs persons:write)."""
+        caller = current_caller()
+        return persons.create_person(get_session(), _keyring(), caller.tenant_id, caller.actor, **body)
+
+    @require_scope("persons:read")
+    @blp.doc(**security("persons:read"))
+    @blp.arguments(PersonQueryArgsSchema, location="query")
+    @blp.response(200, PersonPageSchema)
+    def get(self, args: dict[str, Any]) -> PersonPage:
+        """Search persons, oldest first, by name, external_ref or personal number (needs persons:read)."""
+        return persons.list_persons(get_session(), _keyring(), current_caller().tenant_id, **args)
+
+
+@blp.route("/persons/<string:person_id>")
+class PersonById(MethodView):
+    @require_scope("persons:read")
+    @blp.doc(**security("persons:read"))
+    @blp.response(200, PersonSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such person in this tenant (or erased).")
+    def get(self, person_id: str) -> Person:
+        """One person (needs persons:read)."""
+        return persons.get_person(get_session(), current_caller().tenant_id, person_id)
+
+    @require_scope("persons:write")
+    @blp.doc(**security("persons:write"))
+    @blp.arguments(PersonPatchSchema)
+    @blp.response(200, PersonSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such person in this tenant (or erased).")
+    def patch(self, body: dict[str, Any], person_id: str) -> Person:
+        """Change a person (needs persons:write)."""
+        caller = current_caller()
+        return persons.update_person(get_session(), _keyring(), caller.tenant_id, person_id, caller.actor, body)
+
+    @require_scope("persons:write")
+    @blp.doc(**security("persons:write"))
+    @blp.response(204)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such person in this tenant (or erased).")
+    def delete(self, person_id: str) -> None:
+        """Erase a person's personal data (GDPR Art. 17; needs persons:write).
+
+        Links and consents stay, so an asset showing the person answers "not allowed, erased"."""
+        caller = current_caller()
+        gdpr.erase_person(get_session(), caller.tenant_id, person_id, caller.actor)
+
+
+@blp.route("/persons/<string:person_id>/export")
+class PersonExport(MethodView):
+    @require_scope("persons:read")
+    @blp.doc(**security("persons:read"))
+    @blp.response(200, PersonExportSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such person in this tenant (or erased).")
+    def get(self, person_id: str) -> dict[str, Any]:
+        """Everything held on a person, personal number included (GDPR Art. 15/20; needs persons:read)."""
+        return gdpr.export_person(get_session(), _keyring(), current_caller().tenant_id, person_id)

@@ -1,0 +1,60 @@
+"""Purposes: POST /purposes, GET /purposes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from app.auth import current_caller, require_scope
+from app.db import get_session
+from consent import purposes
+from consent.models import Purpose
+from consent.schemas_common import SLUG_PATTERN, LocalisedLabelSchema, ProblemSchema, StrictSchema, security
+
+blp = Blueprint("purposes", __name__, description="Purposes a consent can cover (e.g. web, print, social).")
+
+
+class PurposeCreateSchema(StrictSchema):
+    key = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=64),
+            validate.Regexp(SLUG_PATTERN, error="Lowercase letters and digits, joined by - or _."),
+        ],
+        metadata={"example": "web"},
+    )
+    label = fields.Nested(LocalisedLabelSchema, required=True)
+
+
+class PurposeSchema(StrictSchema):
+    id = fields.String()
+    key = fields.String()
+    label = fields.Dict(keys=fields.String(), values=fields.String())
+    created_at = fields.DateTime()
+
+
+class PurposeListSchema(StrictSchema):
+    items = fields.List(fields.Nested(PurposeSchema))
+
+
+@blp.route("/purposes")
+class Purposes(MethodView):
+    @require_scope("consents:write")
+    @blp.doc(**security("consents:write"))
+    @blp.arguments(PurposeCreateSchema)
+    @blp.response(201, PurposeSchema)
+    @blp.alt_response(409, schema=ProblemSchema, description="A purpose with this key exists.")
+    def post(self, body: dict[str, Any]) -> Purpose:
+        """Create a purpose (needs consents:write)."""
+        caller = current_caller()
+        return purposes.create_purpose(get_session(), caller.tenant_id, caller.actor, **body)
+
+    @require_scope("consents:read")
+    @blp.doc(**security("consents:read"))
+    @blp.response(200, PurposeListSchema)
+    def get(self) -> dict[str, Any]:
+        """List the tenant's purposes, by key (needs consents:read)."""
+        return {"items": purposes.list_purposes(get_session(), current_caller().tenant_id)}

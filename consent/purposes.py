@@ -1,0 +1,43 @@
+"""Purposes a consent can cover (web, print, social ...), labelled in every supported locale."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.errors import Conflict, Unprocessable
+from consent.models import Purpose
+from consent.schemas_common import LOCALES, SLUG_PATTERN
+
+_SLUG = re.compile(SLUG_PATTERN)
+
+
+def create_purpose(session: Session, tenant_id: str, actor: str, *, key: str, label: dict[str, str]) -> Purpose:
+    if not _SLUG.match(key) or len(key) > 64:
+        raise Unprocessable(
+            "key must be a slug.", errors={"key": ["Lowercase letters and digits, joined by - or _."]}
+        )
+    missing = [loc for loc in LOCALES if not (label.get(loc) or "").strip()]
+    if missing:
+        raise Unprocessable(
+            f"label needs a text for {', '.join(missing)}.",
+            errors={"label": {loc: ["Missing data for required field."] for loc in missing}},
+        )
+    if session.scalar(sa.select(Purpose.id).where(Purpose.tenant_id == tenant_id, Purpose.key == key)):
+        raise Conflict(f"A purpose with key '{key}' already exists.", errors={"key": ["Already exists."]})
+    purpose = Purpose(tenant_id=tenant_id, key=key, label={loc: label[loc].strip() for loc in LOCALES})
+    session.add(purpose)
+    session.flush()
+    audit.append(session, tenant_id, "purpose.created", actor, {"purpose_id": purpose.id, "key": key})
+    return purpose
+
+
+def list_purposes(session: Session, tenant_id: str) -> list[Purpose]:
+    return list(session.scalars(sa.select(Purpose).where(Purpose.tenant_id == tenant_id).order_by(Purpose.key)))
+
+
+def purpose_by_key(session: Session, tenant_id: str, key: str) -> Purpose | None:
+    return session.scalar(sa.select(Purpose).where(Purpose.tenant_id == tenant_id, Purpose.key == key))

@@ -1,0 +1,208 @@
+"""Marshmallow building blocks shared by the consent API schemas.
+
+Every request schema derives from :class:`StrictSchema` (unknown fields are an
+error, not silently dropped). Fields here reject wrong JSON types instead of
+coercing them (``"1"`` is not a number, ``true`` is not 1).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from consent import personal_numbers
+
+LOCALES = ("sv", "nb", "en")
+SLUG_PATTERN = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
+MAX_ASSET_ID = 200
+_PHONE_CHARS = re.compile(r"^\+?[0-9][0-9 \-]*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Tolerance for x + w <= 1 with fractions that went through binary floating point.
+_EPSILON = 1e-9
+
+
+def unstorable(text: str) -> str | None:
+    """Why ``text`` cannot be stored as it is (NUL and other control characters, lone
+    surrogates that no database encoding accepts), or None."""
+    if _CONTROL.search(text):
+        return "Must not contain control characters."
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+        return "Must be valid Unicode text."
+    return None
+
+
+def is_plain_id(value: str) -> bool:
+    """Could this be an id we gave out? Anything else is simply unknown (404), never a database error."""
+    return 1 <= len(value) <= 64 and value.isprintable() and unstorable(value) is None
+
+
+def storable(value: str) -> bool:
+    """A marshmallow validator: no control characters, valid Unicode."""
+    problem = unstorable(value)
+    if problem:
+        raise ma.ValidationError(problem)
+    return True
+
+
+def security(*scopes: str) -> dict[str, Any]:
+    """``@blp.doc(**security("persons:read"))``: documents the OAuth2 scopes an operation needs."""
+    return {"security": [{"oauth2": list(scopes)}]}
+
+
+class StrictSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details, as every 4xx answer carries them (for the OpenAPI document)."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(metadata={"description": "Per-field messages, when the input was invalid."})
+
+
+class Text(fields.String):
+    """A trimmed one-line text: not blank, no control characters, at most ``max_length`` characters."""
+
+    def __init__(self, max_length: int = 200, **kwargs: Any) -> None:
+        self.max_length = max_length
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not text:
+            raise ma.ValidationError("Must not be blank.")
+        problem = unstorable(text)
+        if problem:
+            raise ma.ValidationError(problem)
+        if len(text) > self.max_length:
+            raise ma.ValidationError(f"At most {self.max_length} characters.")
+        return text
+
+
+class Number(fields.Float):
+    """A JSON number: strings and booleans are refused, NaN and infinities too."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ma.ValidationError("Not a valid number.")
+        if not math.isfinite(value):
+            raise ma.ValidationError("Not a finite number.")
+        return float(value)
+
+
+class PersonalNumber(fields.String):
+    """A Swedish personal or coordination number in any accepted form, loaded as 12 digits.
+
+    Its error messages never repeat the value."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "metadata",
+            {
+                "description": "Swedish personnummer or samordningsnummer: " + personal_numbers.FORMAT_HINT,
+                "example": "19121212-1212",
+            },
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return personal_numbers.normalise(text)
+        except personal_numbers.InvalidPersonalNumber as exc:
+            raise ma.ValidationError(f"Not a valid Swedish personal number: {exc}.") from None
+
+
+class Email(fields.Email):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str):
+            raise ma.ValidationError("Not a valid string.")
+        text = value.strip()
+        storable(text)
+        if len(text) > 320:
+            raise ma.ValidationError("At most 320 characters.")
+        return str(super()._deserialize(text, attr, data, **kwargs))
+
+
+class Phone(fields.String):
+    """Loosely checked: an optional +, then digits, spaces and dashes; 5 to 20 digits."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("metadata", {"example": "+46 70-123 45 67"})
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        digits = sum(ch.isdigit() for ch in text)
+        if not _PHONE_CHARS.match(text) or not 5 <= digits <= 20 or len(text) > 40:
+            raise ma.ValidationError("Not a valid phone number: use +, digits, spaces and dashes (5 to 20 digits).")
+        return text
+
+
+def check_asset_id(value: str) -> str | None:
+    """Why ``value`` is not an acceptable asset id, or None when it is."""
+    if not 1 <= len(value) <= MAX_ASSET_ID:
+        return f"An asset id has 1 to {MAX_ASSET_ID} characters."
+    if "/" in value or not value.isprintable():
+        return "An asset id has printable characters only and no slashes."
+    return None
+
+
+class AssetId(fields.String):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        problem = check_asset_id(text)
+        if problem:
+            raise ma.ValidationError(problem)
+        return text
+
+
+class ObjectId(fields.String):
+    """An opaque id given by the client (UUIDs here, but not checked as such)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("validate", [validate.Length(min=1, max=64), storable])
+        super().__init__(**kwargs)
+
+
+class LocalisedLabelSchema(StrictSchema):
+    """One text per supported locale; all three are required."""
+
+    sv = Text(required=True)
+    nb = Text(required=True)
+    en = Text(required=True)
+
+
+class RegionSchema(StrictSchema):
+    """Where the person appears in the image, as fractions of its width and height."""
+
+    x = Number(required=True, validate=validate.Range(min=0, max=1))
+    y = Number(required=True, validate=validate.Range(min=0, max=1))
+    w = Number(required=True, validate=validate.Range(min=0, max=1, min_inclusive=False))
+    h = Number(required=True, validate=validate.Range(min=0, max=1, min_inclusive=False))
+
+    @ma.validates_schema
+    def _inside_image(self, data: dict[str, float], **kwargs: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        if data["x"] + data["w"] > 1 + _EPSILON:
+            errors["w"] = ["x + w must not exceed 1."]
+        if data["y"] + data["h"] > 1 + _EPSILON:
+            errors["h"] = ["y + h must not exceed 1."]
+        if errors:
+            raise ma.ValidationError(errors)
+
+
+class PaginationArgsSchema(StrictSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(
+        validate=[validate.Length(max=500), storable],
+        metadata={"description": "The next_cursor of the previous page."},
+    )
