@@ -152,9 +152,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["samtycke.engine"] = engine
     app.extensions["samtycke.sessionmaker"] = make_sessionmaker(engine)
 
-    from app.crypto import Keyring
+    from app.crypto import Keyring, set_column_keyring
 
     app.extensions["samtycke.keyring"] = Keyring(settings["DATA_KEY"])
+    set_column_keyring(app.extensions["samtycke.keyring"])
 
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)

@@ -114,6 +114,9 @@ DEFAULTS: dict[str, Any] = {
     "SIGNING_LINK_DAYS": 30,
     "BATCH_LIMIT": 10_000,
     "SIGNING_START_RATE_LIMIT": "10 per minute",
+    # Per client address; a school hall behind one NAT address may need more.
+    "SIGNING_START_ADDRESS_RATE_LIMIT": "30 per minute",
+    "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
     "LOGIN_RATE_LIMIT": "20 per minute",
     "LOGIN_LOCKOUT_THRESHOLD": 5,
     "LOGIN_LOCKOUT_MINUTES": 15,

@@ -9,12 +9,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import os
 from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy.types import TypeDecorator
 
 
 @lru_cache(maxsize=32)
@@ -54,3 +59,36 @@ class Keyring:
 def sha256_hex(value: str | bytes) -> str:
     data = value.encode() if isinstance(value, str) else value
     return hashlib.sha256(data).hexdigest()
+
+
+# --- encrypted columns ----------------------------------------------------------
+# Signature evidence holds personal numbers (BankID's user block and signature XML,
+# OIDC claims), so it is encrypted at rest as a whole. The column type needs the key
+# outside any request (CLI, jobs), hence one process-wide keyring set by create_app.
+_column_keyring: Keyring | None = None
+
+
+def set_column_keyring(keyring: Keyring) -> None:
+    global _column_keyring
+    _column_keyring = keyring
+
+
+class EncryptedJSON(TypeDecorator[Any]):
+    """JSON encrypted with AES-GCM; reads and writes plain dicts."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        if _column_keyring is None:
+            raise RuntimeError("no keyring for encrypted columns; create_app() sets it")
+        return _column_keyring.encrypt(json.dumps(value, sort_keys=True), context="column")
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if _column_keyring is None:
+            raise RuntimeError("no keyring for encrypted columns; create_app() sets it")
+        return json.loads(_column_keyring.decrypt(value, context="column"))

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.crypto import EncryptedJSON
 from app.db import Base, new_id, utcnow
 
 TENANT_FK = "tenants.id"
@@ -204,7 +205,8 @@ class Signature(Base):
     purposes: Mapped[list[Any]] = mapped_column()
     visible_text: Mapped[str] = mapped_column(sa.Text)
     visible_sha256: Mapped[str] = mapped_column(sa.String(64))
-    evidence: Mapped[dict[str, Any]] = mapped_column()
+    # Holds personal numbers (BankID user block, signature XML, OIDC claims): encrypted at rest.
+    evidence: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())
     signed_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+import app.crypto
 import app.db
 ${imports if imports else ""}
 
