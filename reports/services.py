@@ -49,6 +49,7 @@ EVENT_KINDS = {
 
 # --- queueing ----------------------------------------------------------------
 
+
 def on_audit_event(session: Session, event: AuditEvent) -> None:
     if event.type == "person.erased":
         _forget_person(session, event.tenant_id, str(event.refs.get("person_id")))
@@ -80,9 +81,7 @@ def on_audit_event(session: Session, event: AuditEvent) -> None:
 def _forget_person(session: Session, tenant_id: str, person_id: str) -> None:
     """Erasure: the records of the person's consents hold their name; they go too."""
     consent_ids = sa.select(Consent.id).where(Consent.tenant_id == tenant_id, Consent.person_id == person_id)
-    session.execute(
-        sa.delete(Record).where(Record.tenant_id == tenant_id, Record.consent_id.in_(consent_ids))
-    )
+    session.execute(sa.delete(Record).where(Record.tenant_id == tenant_id, Record.consent_id.in_(consent_ids)))
 
 
 def install() -> None:
@@ -91,6 +90,7 @@ def install() -> None:
 
 
 # --- the plain data of one record -------------------------------------------
+
 
 def _signer_info(sig: Signature) -> SignerInfo:
     ev = sig.evidence or {}
@@ -155,11 +155,15 @@ def build_context(session: Session, record: Record, base_url: str) -> RecordCont
             sa.select(Purpose).where(Purpose.tenant_id == consent.tenant_id, Purpose.key.in_(keys))
         )
     }
-    visible = hashlib.sha256("\n".join(s.visible_sha256 for s in signatures).encode()).hexdigest() if len(
-        signatures
-    ) > 1 else (signatures[0].visible_sha256 if signatures else consent.text_sha256)
-    reason = consent.withdraw_reason if record.kind == "consent_withdrawn" else (
-        consent.revoke_reason if record.kind == "consent_revoked" else None
+    visible = (
+        hashlib.sha256("\n".join(s.visible_sha256 for s in signatures).encode()).hexdigest()
+        if len(signatures) > 1
+        else (signatures[0].visible_sha256 if signatures else consent.text_sha256)
+    )
+    reason = (
+        consent.withdraw_reason
+        if record.kind == "consent_withdrawn"
+        else (consent.revoke_reason if record.kind == "consent_revoked" else None)
     )
     return RecordContext(
         kind=record.kind,  # type: ignore[arg-type]
@@ -169,8 +173,9 @@ def build_context(session: Session, record: Record, base_url: str) -> RecordCont
         subject=SubjectInfo(name=person.name or "—", personal_number_masked=person.pn_masked),
         signers=[_signer_info(s) for s in signatures],
         text_markdown=text,
-        template=TemplateInfo(key=consent.template_key, version=consent.template_version,
-                              text_sha256=consent.text_sha256),
+        template=TemplateInfo(
+            key=consent.template_key, version=consent.template_version, text_sha256=consent.text_sha256
+        ),
         visible_text_sha256=visible,
         purposes=[PurposeInfo(key=k, label=str((labels.get(k) or {}).get(locale) or k)) for k in keys],
         asset_ids=list(consent.asset_ids) if consent.asset_ids is not None else None,
@@ -178,7 +183,7 @@ def build_context(session: Session, record: Record, base_url: str) -> RecordCont
         valid_until=consent.valid_until,
         audit_event_hash=record.audit_event_hash,
         verify_url=verify_url,
-        created_at=record.created_at,
+        created_at=record.created_at.replace(microsecond=0),  # PDF Info dates have whole seconds
         consent_id=consent.id,
         status_at=None if record.kind == "consent_given" else status_at,
         reason=reason,
@@ -218,7 +223,7 @@ def _addendum_context(
         valid_until=None,
         audit_event_hash=record.audit_event_hash,
         verify_url=verify_url,
-        created_at=record.created_at,
+        created_at=record.created_at.replace(microsecond=0),  # PDF Info dates have whole seconds
         addendum_id=addendum.id,
         status_at=None if record.kind == "addendum_signed" else status_at,
         evidence=_raw_evidence(signatures),
@@ -226,6 +231,7 @@ def _addendum_context(
 
 
 # --- producing ---------------------------------------------------------------
+
 
 def sealer(app: Flask) -> Any:
     """One sealer per process (it caches the parsed key)."""
@@ -340,8 +346,13 @@ def retry(app: Flask, *, include_pending: bool = True, limit: int = 1000) -> lis
 
 # --- reading -----------------------------------------------------------------
 
+
 def latest_sealed(
-    session: Session, tenant_id: str, *, consent_id: str | None = None, addendum_id: str | None = None,
+    session: Session,
+    tenant_id: str,
+    *,
+    consent_id: str | None = None,
+    addendum_id: str | None = None,
     kind: str | None = None,
 ) -> Record | None:
     query = sa.select(Record).where(Record.tenant_id == tenant_id, Record.status == "sealed")
@@ -354,8 +365,9 @@ def latest_sealed(
     return session.scalar(query.order_by(Record.sealed_at.desc()).limit(1).options(sa.orm.undefer(Record.pdf)))
 
 
-def records_of(session: Session, tenant_id: str, *, consent_id: str | None = None,
-               addendum_id: str | None = None) -> list[Record]:
+def records_of(
+    session: Session, tenant_id: str, *, consent_id: str | None = None, addendum_id: str | None = None
+) -> list[Record]:
     query = sa.select(Record).where(Record.tenant_id == tenant_id)
     if consent_id is not None:
         query = query.where(Record.consent_id == consent_id)
