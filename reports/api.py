@@ -20,8 +20,12 @@ from reports.verification import verify_for_service
 blp = ApiBlueprint("records", __name__, description="Sealed PDF records")
 pages = Blueprint("records_pages", __name__, template_folder="web_templates")
 
-KINDS = {"given": "consent_given", "refused": "consent_refused", "withdrawn": "consent_withdrawn",
-         "revoked": "consent_revoked"}
+KINDS = {
+    "given": "consent_given",
+    "refused": "consent_refused",
+    "withdrawn": "consent_withdrawn",
+    "revoked": "consent_revoked",
+}
 
 
 def _pdf_response(record: Any, filename: str) -> Response:

@@ -38,9 +38,7 @@ def current_status(session: Session, result: RecordVerification, now: datetime) 
         return str(status)
     if result.addendum_id:
         status = session.scalar(
-            sa.select(Addendum.status).where(
-                Addendum.id == result.addendum_id, Addendum.tenant_id == result.tenant_id
-            )
+            sa.select(Addendum.status).where(Addendum.id == result.addendum_id, Addendum.tenant_id == result.tenant_id)
         )
         return str(status) if status else "unknown"
     return None
