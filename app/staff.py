@@ -50,31 +50,75 @@ def create_user(
 def authenticate(
     session: Session, email: str, password: str, *, threshold: int = 5, lockout_minutes: int = 15
 ) -> StaffUser | None:
-    """The account for these credentials, or None. Locks an account after repeated failures."""
+    """The one account these credentials open, or None. Locks an account after repeated failures.
+
+    An e-mail that opens accounts in two tenants gives None here; the console uses
+    :func:`authenticate_all` and asks which tenant.
+    """
+    matches = authenticate_all(session, email, password, threshold=threshold, lockout_minutes=lockout_minutes)
+    if len(matches) != 1:
+        return None
+    record_login(session, matches[0])
+    return matches[0]
+
+
+def authenticate_all(
+    session: Session, email: str, password: str, *, threshold: int = 5, lockout_minutes: int = 15
+) -> list[StaffUser]:
+    """Every account (at most one per tenant) that this e-mail and password open.
+
+    A wrong password counts as one failure on each unlocked account with that e-mail;
+    ``threshold`` failures in a row lock an account for ``lockout_minutes``. A locked
+    account opens for nobody until then, and the answer does not say which case applied.
+    """
     email = email.strip().lower()
-    users = list(session.scalars(sa.select(StaffUser).where(StaffUser.email == email)))
+    users = [
+        u
+        for u in session.scalars(
+            sa.select(StaffUser).where(StaffUser.email == email).order_by(StaffUser.tenant_id)
+        )
+        if u.password_hash is not None
+    ]
     now = utcnow()
-    if len(users) != 1 or users[0].password_hash is None:
+    if not users:
+        # Same work as for a real account, so timing does not reveal which e-mails exist.
         with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password or "x")
-        return None
-    user = users[0]
-    if user.locked_until is not None and user.locked_until > now:
-        return None
-    try:
-        _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        user.failed_logins += 1
-        if user.failed_logins >= threshold:
-            user.locked_until = now + timedelta(minutes=lockout_minutes)
-            user.failed_logins = 0
-            audit.append(session, user.tenant_id, "staff.locked", f"user:{user.id}", {"user_id": user.id})
+        return []
+    unlocked: list[StaffUser] = []
+    matched: list[StaffUser] = []
+    for user in users:
+        assert user.password_hash is not None
+        try:
+            ok: bool = _hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            ok = False
+        if user.locked_until is not None and user.locked_until > now:
+            continue
+        unlocked.append(user)
+        if ok:
+            matched.append(user)
+    if not matched:
+        for user in unlocked:
+            user.failed_logins += 1
+            if user.failed_logins >= threshold:
+                user.locked_until = now + timedelta(minutes=lockout_minutes)
+                user.failed_logins = 0
+                audit.append(session, user.tenant_id, "staff.locked", f"user:{user.id}", {"user_id": user.id})
         session.flush()
-        return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
+        return []
+    for user in matched:
+        assert user.password_hash is not None
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = _hasher.hash(password)
+        user.failed_logins = 0
+        user.locked_until = None
     session.flush()
-    return user
+    return matched
+
+
+def record_login(session: Session, user: StaffUser, method: str = "password") -> None:
+    """Note a completed sign-in (the account and tenant are now chosen) in the account and the audit log."""
+    user.last_login_at = utcnow()
+    session.flush()
+    audit.append(session, user.tenant_id, "staff.login", f"user:{user.id}", {"user_id": user.id, "method": method})

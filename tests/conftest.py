@@ -35,7 +35,7 @@ def _pg_available() -> str | None:
             conn.execute(sa.text("SELECT 1"))
         engine.dispose()
         return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+    except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
 
 

@@ -1,0 +1,35 @@
+"""The tenant's audit log, newest first, with the hash chain's verification result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template, request, url_for
+from flask_babel import gettext as _
+
+from app import audit
+from app.console import queries, sessions
+from app.console.blueprint import PREFIX, bp
+from app.console.sessions import requires
+from app.db import get_session
+
+PAGE = 50
+
+
+@bp.route(f"{PREFIX}/audit", endpoint="audit")
+@requires("audit.read")
+def audit_log() -> Any:
+    staff = sessions.staff()
+    session = get_session()
+    try:
+        before = int(request.args["before"]) if request.args.get("before") else None
+    except ValueError:
+        before = None
+    events = queries.audit_page(session, staff.tenant_id, before_seq=before, limit=PAGE)
+    oldest = events[-1].seq if events else None
+    return render_template(
+        "console/audit.html", events=events, verification=audit.verify(session, staff.tenant_id),
+        newer_url=url_for("console.audit") if before else None,
+        older_url=url_for("console.audit", before=oldest) if oldest and oldest > 1 else None,
+        page_title=_("Audit log"), active="audit",
+    )

@@ -1,0 +1,173 @@
+"""Consents: filtered list, detail (signatures, evidence, records, trail), revoke, withdraw, record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from app.console import presenters, queries, sessions
+from app.console.blueprint import PREFIX, bp
+from app.console.formatting import STATUS_LABELS, label_of
+from app.console.forms import ConsentFilterForm, RevokeForm, WithdrawForm, has_control_characters
+from app.console.sessions import requires
+from app.db import get_session, utcnow
+from app.errors import Conflict, NotFound, Unprocessable
+from consent import consents, purposes, templates
+from consent.models import Person
+
+PAGE = 50
+EXPIRY_CHOICES = (("", _l("Any time")), ("30", _l("Within 30 days")), ("90", _l("Within 90 days")),
+                  ("365", _l("Within a year")))
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    try:
+        return max(0, int(value or default))
+    except ValueError:
+        return default
+
+
+@bp.route(f"{PREFIX}/consents", endpoint="consents")
+@requires("console.read")
+def consents_list() -> Any:
+    staff = sessions.staff()
+    session = get_session()
+    locale = str(get_locale() or "sv")
+    form = ConsentFilterForm(request.args)
+    form.status.choices = [("", _("Any state")), *[(s, STATUS_LABELS[s]) for s in consents.STATUSES]]
+    form.purpose.choices = [("", _("Any purpose")), *[
+        (p.key, label_of(p.label, locale, p.key)) for p in purposes.list_purposes(session, staff.tenant_id)]]
+    form.template.choices = [("", _("Any template")), *[
+        (key, key) for key in queries.template_keys(session, staff.tenant_id)]]
+    form.expires.choices = list(EXPIRY_CHOICES)
+    form.validate()
+    # A state or period outside the choices is ignored (its field shows why); a purpose or
+    # template key is used as given, so an unknown one simply matches nothing.
+    valid = {name: getattr(form, name).data if not getattr(form, name).errors else None
+             for name in ("status", "expires")}
+    for name in ("purpose", "template"):
+        raw = (request.args.get(name) or "").strip()
+        valid[name] = raw if raw and not has_control_characters(raw) else None
+    offset = _int(request.args.get("offset"))
+    person_id = request.args.get("person") or None
+    person = None
+    if person_id:
+        person = session.get(Person, person_id)
+        if person is None or person.tenant_id != staff.tenant_id:
+            raise NotFound(_("No such person."))
+    query = queries.ConsentQuery(
+        status=valid["status"] or None, purpose=valid["purpose"] or None, template=valid["template"] or None,
+        expires_within_days=int(valid["expires"]) if valid["expires"] else None,
+        person_id=person_id, offset=offset, limit=PAGE,
+    )
+    lines, more = queries.consent_lines(session, staff.tenant_id, query, utcnow())
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "offset" and v}
+    return render_template(
+        "console/consents.html", form=form, lines=lines, person=person,
+        next_url=url_for("console.consents", **args, offset=offset + PAGE) if more else None,
+        prev_url=url_for("console.consents", **args, offset=max(0, offset - PAGE)) if offset else None,
+        page_title=_("Consents"), active="consents",
+    )
+
+
+def _detail(consent_id: str, revoke_form: RevokeForm | None = None, withdraw_form: WithdrawForm | None = None,
+            status: int = 200) -> Any:
+    staff = sessions.staff()
+    session = get_session()
+    consent = consents.get(session, staff.tenant_id, consent_id)
+    now = utcnow()
+    locale = str(get_locale() or "sv")
+    signers = queries.signers_of_consent(session, staff.tenant_id, consent.id)
+    names = queries.names_of(session, staff.tenant_id, [consent.person_id, *[s.person_id for s in signers]])
+    person = session.get(Person, consent.person_id)
+    records: list[Any] = []
+    try:
+        from reports import services as record_services
+    except ImportError:
+        record_services = None  # type: ignore[assignment]
+    if record_services is not None:
+        records = record_services.records_of(session, staff.tenant_id, consent_id=consent.id)
+    shown = consents.status_at(consent, now)
+    return render_template(
+        "console/consent.html",
+        consent=consent,
+        shown_status=shown,
+        person=person,
+        names=names,
+        signers=signers,
+        signatures=[(sig, *presenters.evidence_summary(sig.evidence)) for sig in consent.signatures],
+        purpose_labels=templates.purpose_labels(session, staff.tenant_id,
+                                                list(dict.fromkeys([*consent.requested_purposes,
+                                                                    *consent.purposes])), locale),
+        records=records,
+        has_sealed=any(r.status == "sealed" for r in records),
+        consent_request=queries.request_of_consent(session, staff.tenant_id, consent.id),
+        trail=queries.trail(session, staff.tenant_id, consent_ids=[consent.id]),
+        revoke_form=revoke_form or RevokeForm(formdata=None, prefix="revoke"),
+        withdraw_form=withdraw_form or WithdrawForm(formdata=None, prefix="withdraw"),
+        can_revoke=shown in ("given", "pending"),
+        can_withdraw=shown == "given",
+        page_title=_("Consent"),
+        active="consents",
+    ), status
+
+
+@bp.route(f"{PREFIX}/consents/<consent_id>")
+@requires("console.read")
+def consent(consent_id: str) -> Any:
+    return _detail(consent_id)
+
+
+@bp.route(f"{PREFIX}/consents/<consent_id>/revoke", methods=["POST"])
+@requires("consents.revoke")
+def consent_revoke(consent_id: str) -> Any:
+    staff = sessions.staff()
+    consents.get(get_session(), staff.tenant_id, consent_id)  # 404 first
+    form = RevokeForm(prefix="revoke")
+    if not form.validate():
+        return _detail(consent_id, revoke_form=form, status=422)
+    try:
+        consents.revoke(get_session(), staff.tenant_id, staff.actor, consent_id,
+                        reason=form.reason.data.strip(), now=utcnow())
+    except Conflict:
+        form.form_errors.append(_("Only a given or pending consent can be revoked."))
+        return _detail(consent_id, revoke_form=form, status=409)
+    except Unprocessable:
+        form.reason.errors = [_("Give a reason for revoking.")]
+        return _detail(consent_id, revoke_form=form, status=422)
+    flash(_("The consent has been revoked. The DAM sees it on its next query."), "ok")
+    return redirect(url_for("console.consent", consent_id=consent_id))
+
+
+@bp.route(f"{PREFIX}/consents/<consent_id>/withdraw", methods=["POST"])
+@requires("consents.withdraw")
+def consent_withdraw(consent_id: str) -> Any:
+    staff = sessions.staff()
+    consents.get(get_session(), staff.tenant_id, consent_id)
+    form = WithdrawForm(prefix="withdraw")
+    if not form.validate():
+        return _detail(consent_id, withdraw_form=form, status=422)
+    try:
+        consents.withdraw(get_session(), staff.tenant_id, staff.actor, consent_id,
+                          reason=(form.reason.data or "").strip() or None, now=utcnow())
+    except Conflict:
+        form.form_errors.append(_("Only a given consent can be withdrawn."))
+        return _detail(consent_id, withdraw_form=form, status=409)
+    flash(_("The withdrawal has been recorded. The DAM sees it on its next query."), "ok")
+    return redirect(url_for("console.consent", consent_id=consent_id))
+
+
+@bp.route(f"{PREFIX}/consents/<consent_id>/record.pdf")
+@requires("records.download")
+def consent_record(consent_id: str) -> Any:
+    staff = sessions.staff()
+    consents.get(get_session(), staff.tenant_id, consent_id)
+    try:
+        from reports.api import record_pdf_for_consent
+    except ImportError as exc:
+        raise NotFound(_("Records are not produced by this installation.")) from exc
+    return record_pdf_for_consent(staff.tenant_id, consent_id)
