@@ -183,6 +183,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Registered last so these handlers replace flask-smorest's own.
     errors.init_app(app)
 
+    from app.input_guard import reject_unstorable_input
+
+    app.before_request(reject_unstorable_input)
     app.before_request(_csrf_for_forms)
     app.after_request(_finish_transaction)
     app.after_request(_security_headers)

@@ -117,6 +117,9 @@ DEFAULTS: dict[str, Any] = {
     # Per client address; a school hall behind one NAT address may need more.
     "SIGNING_START_ADDRESS_RATE_LIMIT": "30 per minute",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
+    # Staff sessions end after this long without a request, and at the latest after CONSOLE_MAX_HOURS.
+    "CONSOLE_IDLE_MINUTES": 30,
+    "CONSOLE_MAX_HOURS": 12,
     "LOGIN_RATE_LIMIT": "20 per minute",
     "LOGIN_LOCKOUT_THRESHOLD": 5,
     "LOGIN_LOCKOUT_MINUTES": 15,

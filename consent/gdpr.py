@@ -101,9 +101,15 @@ def _signature(sig: Signature) -> dict[str, Any]:
     }
 
 
-def export_person(session: Session, keyring: Keyring, tenant_id: str, person_id: str) -> dict[str, Any]:
-    """Everything held on one person, as plain JSON-ready values."""
+def export_person(
+    session: Session, keyring: Keyring, tenant_id: str, person_id: str, actor: str
+) -> dict[str, Any]:
+    """Everything held on one person, as plain JSON-ready values (Art. 15/20).
+
+    The export itself is audited: who took a copy of whose data is worth knowing.
+    """
     person = get_person(session, tenant_id, person_id)
+    audit.append(session, tenant_id, "person.exported", actor, {"person_id": person.id})
     guardian_ids = list(
         session.scalars(
             sa.select(PersonGuardian.guardian_id)

@@ -37,7 +37,11 @@ def main() -> None:
             if not message.id:
                 continue
             if isinstance(message.id, tuple):
-                if not any(message.string):
+                # Plural entries keep {"sv": [one, many], "nb": [...], "plural": msgid_plural}.
+                forms = (extra.get(message.id[0]) or {}).get(lang)
+                if lang != "en" and not any(message.string) and isinstance(forms, list):
+                    message.string = tuple(forms)
+                if lang != "en" and not any(message.string):
                     missing += 1
                 continue
             if lang == "en":

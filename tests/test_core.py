@@ -97,3 +97,19 @@ def test_security_headers(client: Any) -> None:
     assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
     assert resp.headers["Referrer-Policy"] == "no-referrer"
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_unstorable_text_is_refused_everywhere_with_400(client: Any, make_api: Any) -> None:
+    api = make_api("acme")
+    before = api.get("/api/v1/persons").get_json()["items"]
+    for body in ({"name": "Anna\u0000"}, {"name": "x", "external_ref": "\ud800"}, {"name": ["\u0000"]}):
+        resp = api.post("/api/v1/persons", json=body)
+        assert resp.status_code == 400, body
+        assert resp.mimetype == "application/problem+json"
+    raw = b'{"name": "bad \\ud83d alone"}'
+    assert api.post("/api/v1/persons", data=raw, content_type="application/json").status_code == 400
+    assert api.get("/api/v1/persons/abc%00def").status_code == 400
+    assert api.get("/api/v1/persons?q=a%00").status_code == 400
+    assert api.get("/api/v1/persons").get_json()["items"] == before
+    # A correctly paired surrogate (an emoji) is ordinary text.
+    assert api.post("/api/v1/persons", json={"name": "Anna \U0001f600"}).status_code == 201

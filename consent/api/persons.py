@@ -178,4 +178,6 @@ class PersonExport(MethodView):
     @blp.alt_response(404, schema=ProblemSchema, description="No such person in this tenant (or erased).")
     def get(self, person_id: str) -> dict[str, Any]:
         """Everything held on a person, personal number included (GDPR Art. 15/20; needs persons:read)."""
-        return gdpr.export_person(get_session(), _keyring(), current_caller().tenant_id, person_id)
+        return gdpr.export_person(
+            get_session(), _keyring(), current_caller().tenant_id, person_id, current_caller().actor
+        )

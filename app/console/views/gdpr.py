@@ -36,7 +36,7 @@ def gdpr_home() -> Any:
 @requires("persons.export")
 def gdpr_export(person_id: str) -> Response:
     staff = sessions.staff()
-    data = gdpr.export_person(get_session(), keyring(), staff.tenant_id, person_id)
+    data = gdpr.export_person(get_session(), keyring(), staff.tenant_id, person_id, staff.actor)
     body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
     response = Response(body, mimetype="application/json")
     response.headers["Content-Disposition"] = f'attachment; filename="person-{person_id}.json"'
