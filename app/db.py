@@ -125,6 +125,8 @@ def after_commit(session: Session, callback: Any) -> None:
 def _run_after_commit(session: Session) -> None:
     import logging
 
+    if session.in_nested_transaction():
+        return  # SQLAlchemy fires after_commit for a SAVEPOINT release too; wait for the real commit
     for callback in session.info.pop("after_commit", []):
         try:
             callback()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,8 +56,16 @@ class Database:
                 pytest.skip(f"PostgreSQL not available: {problem}")
             name = f"samtycke_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
             self._admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-            with self._admin.connect() as conn:
-                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            for attempt in range(5):
+                try:
+                    with self._admin.connect() as conn:
+                        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+                    break
+                except sa.exc.OperationalError:
+                    # Two CREATE DATABASE at once collide on template1; try again shortly.
+                    if attempt == 4:
+                        raise
+                    time.sleep(0.5 + attempt)
             self.name = name
             self.url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
         upgrade(self.url)

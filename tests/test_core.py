@@ -113,3 +113,21 @@ def test_unstorable_text_is_refused_everywhere_with_400(client: Any, make_api: A
     assert api.get("/api/v1/persons").get_json()["items"] == before
     # A correctly paired surrogate (an emoji) is ordinary text.
     assert api.post("/api/v1/persons", json={"name": "Anna \U0001f600"}).status_code == 201
+
+
+def test_after_commit_waits_for_the_outer_commit_not_a_savepoint(app: Any) -> None:
+    from app.db import after_commit
+
+    ran: list[str] = []
+    with app.extensions["samtycke.sessionmaker"]() as session:
+        session.execute(sa.text("SELECT 1"))
+        with session.begin_nested():
+            after_commit(session, lambda: ran.append("inner"))
+        assert ran == []  # releasing the savepoint is not a commit
+        session.commit()
+        assert ran == ["inner"]
+        after_commit(session, lambda: ran.append("rolled back"))
+        session.execute(sa.text("SELECT 1"))
+        session.rollback()
+        session.commit()
+    assert ran == ["inner"]
