@@ -311,3 +311,22 @@ def test_audit_trail_has_one_signature_event_per_signature(
         refs = list(s.scalars(sa.select(AuditEvent.refs)))
     assert types.count("signature.recorded") == 1 and "signing.started" in types
     assert ADULT_PN not in json.dumps(refs) and "Anna" not in json.dumps(refs)
+
+
+def test_a_signature_through_the_pages_leaves_a_sealed_record_the_subject_can_fetch(
+    app: Any, client: Any, world: World, clock: Clock, phone: Phone
+) -> None:
+    from reports.models import Record
+
+    token = world.adult()
+    started = start(client, token, "same").get_json()
+    order_ref = phone.open(started["auto_start_token"]).get_json()["order_ref"]
+    phone.confirm(order_ref)
+    assert poll_until(client, clock, token, "complete")["status"] == "complete"
+    consent_id = world.consent_of(token)["id"]
+    with transaction(app.extensions["samtycke.sessionmaker"]) as s:
+        records = s.execute(sa.select(Record.kind, Record.status).where(Record.consent_id == consent_id)).all()
+    # Recorded inside a savepoint, sealed only after the request's real commit.
+    assert [tuple(r) for r in records] == [("consent_given", "sealed")]
+    pdf = client.get(f"/s/{token}/record.pdf")
+    assert pdf.status_code == 200 and pdf.get_data().startswith(b"%PDF")
