@@ -2,8 +2,9 @@
 
 PostgreSQL rejects NUL characters in text, and neither backend can encode an
 unpaired UTF-16 surrogate ("\\ud800" in JSON). Left alone, either surfaces as a
-database error deep inside a service; one check at the edge answers a clear 400
-for every endpoint, present and future.
+database error deep inside a service; one check at the edge answers every
+endpoint, present and future: an id in the path that holds such text cannot
+exist (404); a field or parameter that holds it is invalid (422, naming it).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any
 
 from flask import request
 
-from app.errors import BadRequest
+from app.errors import NotFound, Unprocessable
+
+MESSAGE = "Contains characters that cannot be stored (NUL or an unpaired surrogate)."
 
 
 def _storable(text: str) -> bool:
@@ -26,25 +29,41 @@ def _storable(text: str) -> bool:
     return True
 
 
-def _walk(value: Any) -> bool:
+def _bad_paths(value: Any, path: str = "") -> list[str]:
     if isinstance(value, str):
-        return _storable(value)
+        return [] if _storable(value) else [path or "_body"]
     if isinstance(value, dict):
-        return all(_storable(str(k)) and _walk(v) for k, v in value.items())
+        found: list[str] = []
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            if not _storable(str(key)):
+                found.append(path or "_body")
+            found.extend(_bad_paths(item, name))
+        return found
     if isinstance(value, list):
-        return all(_walk(v) for v in value)
-    return True
+        return [p for i, item in enumerate(value) for p in _bad_paths(item, f"{path}.{i}" if path else str(i))]
+    return []
+
+
+def _refuse(fields: list[str]) -> None:
+    raise Unprocessable(
+        "The request did not pass validation; see 'errors' for each field.",
+        errors={field: [MESSAGE] for field in dict.fromkeys(fields)},
+    )
 
 
 def reject_unstorable_input() -> None:
-    if not _storable(request.path) or not all(
-        _storable(k) and _storable(v) for k, v in request.args.items(multi=True)
-    ):
-        raise BadRequest("The address contains characters that cannot be stored (NUL or unpaired surrogates).")
+    if not _storable(request.path):
+        raise NotFound("No such resource.")
+    bad_args = [k for k, v in request.args.items(multi=True) if not (_storable(k) and _storable(v))]
+    if bad_args:
+        _refuse(bad_args)
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
-    if request.form and not all(_storable(k) and _storable(v) for k, v in request.form.items(multi=True)):
-        raise BadRequest("The form contains characters that cannot be stored (NUL or unpaired surrogates).")
+    if request.form:
+        bad_form = [k for k, v in request.form.items(multi=True) if not (_storable(k) and _storable(v))]
+        if bad_form:
+            _refuse(bad_form)
     if not request.is_json:
         return
     body = request.get_data(cache=True)
@@ -56,5 +75,6 @@ def reject_unstorable_input() -> None:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return  # malformed JSON is answered by the parser with its own 400
-    if not _walk(data):
-        raise BadRequest("The JSON body contains characters that cannot be stored (NUL or unpaired surrogates).")
+    bad = _bad_paths(data)
+    if bad:
+        _refuse(bad)

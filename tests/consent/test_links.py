@@ -242,8 +242,9 @@ def test_hostile_ids_are_refused_not_500(app: Flask, api: Any) -> None:
     for resp, status in [
         (api.put("/api/v1/assets/x/persons/a%00b"), 404),
         (api.delete("/api/v1/assets/x/persons/a%00b"), 404),
-        (api.put("/api/v1/assets/a%00b/persons/" + pid), 422),
-        (api.get("/api/v1/assets/a%00b/persons"), 422),
+        # An id holding NUL cannot exist: the edge guard answers 404 before any view runs.
+        (api.put("/api/v1/assets/a%00b/persons/" + pid), 404),
+        (api.get("/api/v1/assets/a%00b/persons"), 404),
         (api.post("/api/v1/asset-links", json={"links": [{"asset_id": "x", "person_id": "a\u0000"}]}), 422),
         (api.post("/api/v1/asset-links", json={"links": [{"asset_id": "x\ud800", "person_id": pid}]}), 422),
         (api.put(f"/api/v1/assets/x/persons/{pid}", json={"region": {"x": 1e400, "y": 0, "w": 1, "h": 1}}), 422),
