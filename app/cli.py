@@ -176,6 +176,8 @@ def _register_optional(group: click.Group, module: str, attr: str) -> None:
 # Commands owned by other domains (records), added when present.
 _register_optional(main, "reports.cli", "record")
 _register_optional(main, "reports.cli", "records")
+_register_optional(main, "app.webhooks_cli", "webhooks")
+_register_optional(main, "app.webhooks_cli", "consents")
 
 if __name__ == "__main__":  # pragma: no cover
     main()

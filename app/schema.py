@@ -16,6 +16,7 @@ MODEL_MODULES = (
     "signing.models",
     "signing.bankid.simulator.models",
     "reports.models",
+    "consent.webhook_models",
 )
 
 

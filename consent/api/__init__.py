@@ -19,6 +19,7 @@ MODULES = (
     "addenda",
     "contacts",
     "audit",
+    "webhooks",
 )
 
 

@@ -1,0 +1,304 @@
+"""Sending webhook deliveries: claim a due row, POST it signed, record the outcome.
+
+Runs outside any request transaction: after a commit on a small per-process
+thread pool (so the committing request never waits on a receiver), and from
+``samtycke webhooks deliver`` for whatever is due. A claim moves the row's
+``next_attempt_at`` forward by a lease, so two senders never post the same
+attempt and a sender that died mid-flight is retried once the lease ends.
+Failures back off 1 min, 5 min, 30 min, 2 h, 12 h; one more failure is final.
+
+In production the receiver's host is resolved once, every address must be
+public, and the connection goes to exactly that address (SSRF and DNS-rebinding
+guard); elsewhere any address is allowed (tests use a local receiver).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import os
+import socket
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import sqlalchemy as sa
+from flask import Flask, current_app, has_app_context
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.crypto import Keyring
+from app.db import after_commit, transaction, utcnow
+from consent.webhook_models import Webhook, WebhookDelivery
+
+log = logging.getLogger(__name__)
+
+# Waits after the 1st, 2nd, ... failed attempt; one more failure after the last is final.
+BACKOFF = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=12),
+)
+TIMEOUT_SECONDS = 5.0
+# A claimed delivery is not due again for this long, so a sender that died mid-flight is retried.
+LEASE = timedelta(minutes=2)
+SENDER_THREADS = 4
+USER_AGENT = "Samtycke-Webhooks/1"
+
+
+# --- URLs and addresses -------------------------------------------------------
+
+
+def is_public_address(address: str) -> bool:
+    """May a webhook in production reach this IP address? Not loopback, private, link-local,
+    shared (CGNAT), multicast, reserved or unspecified; IPv4-mapped IPv6 is judged as IPv4."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified or ip.is_loopback)
+
+
+class UnsafeTarget(Exception):
+    """The receiver's host resolves to an address webhooks must not reach."""
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    headers: dict[str, str]
+    extensions: dict[str, Any]
+
+
+def pin_public_target(url: str) -> Target:
+    """Resolve the host once, refuse non-public addresses, and connect to exactly that address
+    (Host header and TLS SNI keep the name), so DNS cannot rebind between check and connect."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise UnsafeTarget(f"cannot resolve the host: {exc}") from None
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not addresses or not all(is_public_address(a) for a in addresses):
+        raise UnsafeTarget("refused: the host resolves to a non-public address")
+    ip = addresses[0]
+    netloc = f"[{ip}]" if ":" in ip else ip
+    if parts.port:
+        netloc += f":{parts.port}"
+    ascii_host = host.encode("idna").decode()
+    host_header = ascii_host + (f":{parts.port}" if parts.port else "")
+    extensions = {"sni_hostname": ascii_host} if parts.scheme == "https" else {}
+    return Target(urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), {"Host": host_header}, extensions)
+
+
+# --- sending --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sender:
+    """What sending needs, taken from the app so it runs in any thread without a Flask context."""
+
+    sessions: sessionmaker[Session]
+    keyring: Keyring
+    production: bool
+
+    @classmethod
+    def from_app(cls, app: Flask) -> Sender:
+        return cls(
+            app.extensions["samtycke.sessionmaker"],
+            app.extensions["samtycke.keyring"],
+            app.config.get("ENV") == "production",
+        )
+
+
+@dataclass(frozen=True)
+class Attempt:
+    delivery_id: str
+    status: str  # delivered | pending | failed | skipped (not due, or claimed elsewhere)
+    status_code: int | None = None
+    error: str | None = None
+
+
+def signature_header(secret: str, body: str, timestamp: int) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def _post(url: str, body: str, headers: dict[str, str], *, production: bool) -> tuple[int | None, str | None]:
+    """POST once; (status code, error or None). Never raises, never follows redirects,
+    never reads the receiver's body."""
+    try:
+        target = pin_public_target(url) if production else Target(url, {}, {})
+    except UnsafeTarget as exc:
+        return None, str(exc)
+    try:
+        with (
+            httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False) as client,
+            client.stream(
+                "POST", target.url, content=body.encode(), headers={**headers, **target.headers},
+                extensions=target.extensions,
+            ) as response,
+        ):
+            code = response.status_code
+    except httpx.TimeoutException:
+        return None, f"timed out after {TIMEOUT_SECONDS:g} s"
+    except Exception as exc:  # refused, reset, bad TLS, invalid URL: all just a failed attempt
+        return None, f"{type(exc).__name__}: {exc}"[:500]
+    if 200 <= code < 300:
+        return code, None
+    return code, f"HTTP {code}"
+
+
+def attempt(sender: Sender, delivery_id: str, *, now: datetime | None = None) -> Attempt:
+    """Claim one due delivery, send it outside any transaction, record the outcome."""
+    started = now or utcnow()
+    with transaction(sender.sessions) as session:
+        claimed = session.execute(
+            sa.update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == delivery_id,
+                WebhookDelivery.status == "pending",
+                WebhookDelivery.next_attempt_at <= started,
+            )
+            .values(next_attempt_at=started + LEASE)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(claimed, "rowcount", 0) != 1:
+            return Attempt(delivery_id, "skipped")
+        row = session.execute(
+            sa.select(WebhookDelivery.payload, WebhookDelivery.event_type, Webhook.url, Webhook.secret_encrypted,
+                      Webhook.tenant_id)
+            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+            .where(WebhookDelivery.id == delivery_id)
+        ).one()
+    body, event_type, url, secret_encrypted, tenant_id = row
+    try:
+        secret: str | None = sender.keyring.decrypt(secret_encrypted, context=tenant_id)
+    except Exception:  # a rotated data key: record it, do not crash the queue
+        secret = None
+    code: int | None = None
+    error: str | None = "the signing secret cannot be decrypted"
+    if secret is not None:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "Samtycke-Event": event_type,
+            "Samtycke-Delivery": delivery_id,
+            "Samtycke-Signature": signature_header(secret, body, int(time.time())),
+        }
+        code, error = _post(url, body, headers, production=sender.production)
+    finished = now or utcnow()
+    with transaction(sender.sessions) as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        if delivery is None:  # the webhook was deleted meanwhile
+            return Attempt(delivery_id, "skipped", code, error)
+        delivery.attempts += 1
+        delivery.last_attempt_at = finished
+        delivery.last_status_code = code
+        delivery.last_error = error
+        if error is None:
+            delivery.status, delivery.delivered_at, delivery.next_attempt_at = "delivered", finished, None
+        elif delivery.attempts > len(BACKOFF):
+            delivery.status, delivery.next_attempt_at = "failed", None
+        else:
+            delivery.next_attempt_at = finished + BACKOFF[delivery.attempts - 1]
+        status = delivery.status
+    log.info("webhook delivery %s: %s (%s)", delivery_id, status, error or code)
+    return Attempt(delivery_id, status, code, error)
+
+
+def due_deliveries(session: Session, *, now: datetime, limit: int = 1000) -> list[str]:
+    return list(
+        session.scalars(
+            sa.select(WebhookDelivery.id)
+            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+            .limit(limit)
+        )
+    )
+
+
+def deliver_due(sender: Sender, *, now: datetime | None = None, limit: int = 1000) -> list[Attempt]:
+    """Send every pending delivery that is due (the cron path), a few at a time."""
+    at = now or utcnow()
+    with transaction(sender.sessions) as session:
+        ids = due_deliveries(session, now=at, limit=limit)
+    if not ids:
+        return []
+
+    def one(delivery_id: str) -> Attempt:
+        try:
+            return attempt(sender, delivery_id, now=now)
+        except Exception as exc:  # e.g. the database went away; the row stays pending for the next run
+            log.exception("webhook delivery %s could not be attempted", delivery_id)
+            return Attempt(delivery_id, "pending", None, type(exc).__name__)
+
+    with ThreadPoolExecutor(max_workers=min(SENDER_THREADS, len(ids)), thread_name_prefix="webhooks") as pool:
+        return list(pool.map(one, ids))
+
+
+# One pool per process, made on first use (never at import: pre-forked workers must not inherit it).
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+_inflight: set[Future[Any]] = set()
+
+
+def _pool_submit(sender: Sender, delivery_id: str) -> None:
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():  # a forked worker starts its own
+            _pool = ThreadPoolExecutor(max_workers=SENDER_THREADS, thread_name_prefix="webhooks")
+            _pool_pid = os.getpid()
+            _inflight.clear()
+        future = _pool.submit(_attempt_logged, sender, delivery_id)
+        _inflight.add(future)
+    future.add_done_callback(_forget)
+
+
+def _forget(future: Future[Any]) -> None:
+    with _pool_lock:
+        _inflight.discard(future)
+
+
+def _attempt_logged(sender: Sender, delivery_id: str) -> None:
+    try:
+        attempt(sender, delivery_id)
+    except Exception:  # the delivery stays pending; cron retries it after the lease
+        log.exception("webhook delivery %s could not be attempted", delivery_id)
+
+
+def schedule_after_commit(session: Session, delivery_ids: list[str]) -> None:
+    # Without an app (e.g. a bare script) the rows simply wait for `samtycke webhooks deliver`.
+    if not delivery_ids or not has_app_context():
+        return
+    sender = Sender.from_app(current_app._get_current_object())  # type: ignore[attr-defined]
+    ids = list(delivery_ids)
+
+    def send() -> None:
+        for delivery_id in ids:
+            _pool_submit(sender, delivery_id)
+
+    after_commit(session, send)
+
+
+def wait_for_sends(timeout: float = 30.0) -> bool:
+    """Block until the sends started after commits have finished (CLI exit, tests)."""
+    with _pool_lock:
+        pending = list(_inflight)
+    _done, not_done = wait_futures(pending, timeout=timeout)
+    return not not_done
+
