@@ -29,7 +29,8 @@ lint: install
 	$(VENV)/bin/ruff check app consent signing reports migrations tests bench
 
 bench: install system-deps
-	$(PY) bench/run_all.py
+	$(PY) bench/bench_rights.py $(BENCH_ARGS)
+	$(PY) bench/bench_records.py
 
 i18n: install
 	./scripts/i18n

@@ -1,4 +1,4 @@
-"""The signing flow's entry into the consent domain (interface; implemented by the consent core).
+"""The signing flow's entry into the consent domain.
 
 The signing pages (signing/) call only these functions. They take a Session and
 plain values, flush, and never commit.
@@ -6,9 +6,26 @@ plain values, flush, and never commit.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import sqlalchemy as sa
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.crypto import Keyring, sha256_hex
+from app.errors import Conflict, Forbidden, Gone, NotFound, Unprocessable
+from app.models import Tenant
+from consent import addenda, personal_numbers
+from consent.consents import sealed_record_ids, status_at
+from consent.models import Addendum, Consent, ConsentTemplate, Person, Signature, Signer
+from consent.templates import LOCALES, purpose_labels
 
 
 @dataclass(frozen=True)
@@ -58,3 +75,451 @@ class SigningView:
     record_available: bool
     can_withdraw: bool
     expires_at: datetime
+
+
+log = logging.getLogger(__name__)
+_TOKEN_MAX = 128
+
+
+def _actor(signer_id: str) -> str:
+    return f"subject:{signer_id}"
+
+
+def signer_by_token(session: Session, token: str, *, now: datetime) -> Signer:
+    """The signer a link token belongs to. Unknown → NotFound; a pending link past its
+    expiry (or killed by a revocation or erasure) → Gone."""
+    if not token or len(token) > _TOKEN_MAX:
+        raise NotFound("No such signing link.")
+    signer = session.scalar(sa.select(Signer).where(Signer.token_hash == sha256_hex(token)))
+    if signer is None:
+        raise NotFound("No such signing link.")
+    if signer.status == "pending" and signer.expires_at <= now:
+        raise Gone("This signing link has expired.")
+    return signer
+
+
+def _keyring(keyring: Keyring | None) -> Keyring:
+    if keyring is not None:
+        return keyring
+    # The signing pages may call without one; fall back to the app's (HTTP layer only).
+    from flask import current_app
+
+    found: Keyring = current_app.extensions["samtycke.keyring"]
+    return found
+
+
+def _person_pn(keyring: Keyring, person: Person | None) -> str | None:
+    if person is None or person.erased_at is not None or not person.pn_encrypted:
+        return None
+    return keyring.decrypt(person.pn_encrypted, context=person.tenant_id)
+
+
+def _addendum_pn(keyring: Keyring, addendum: Addendum) -> str | None:
+    if not addendum.signer_pn_encrypted:
+        return None
+    return keyring.decrypt(addendum.signer_pn_encrypted, context=addendum.tenant_id)
+
+
+def _live_name(person: Person | None) -> str | None:
+    return None if person is None or person.erased_at is not None else person.name
+
+
+def signing_view(
+    session: Session, signer: Signer, *, locale: str, now: datetime, keyring: Keyring | None = None
+) -> SigningView:
+    """Everything the signing page shows, in ``locale`` when the text exists in it."""
+    keys = _keyring(keyring)
+    tenant = session.get(Tenant, signer.tenant_id)
+    tenant_name = tenant.name if tenant is not None else ""
+    if signer.addendum_id is not None:
+        addendum = session.get(Addendum, signer.addendum_id)
+        assert addendum is not None
+        shown = locale if locale in LOCALES else addendum.locale
+        text = addenda.text(addendum.kind, shown)
+        return SigningView(
+            signer_id=signer.id, tenant_id=signer.tenant_id, tenant_name=tenant_name, kind="addendum",
+            role=signer.role, signer_status=signer.status, object_id=addendum.id, object_status=addendum.status,
+            locale=shown, title=text.title, body_markdown=text.body, text_sha256=text.sha256,
+            subject_name=None, signer_name=addendum.signer_name,
+            required_personal_number=_addendum_pn(keys, addendum), purposes=[], asset_count=None,
+            valid_until=None, validity_days=None, signed_at=signer.signed_at,
+            record_available=bool(sealed_record_ids(session, signer.tenant_id, [addendum.id], "addendum_id")),
+            can_withdraw=False, expires_at=signer.expires_at,
+        )
+    consent = session.get(Consent, signer.consent_id)
+    assert consent is not None
+    template = session.get(ConsentTemplate, consent.template_id)
+    assert template is not None
+    shown = locale if locale in template.title else consent.locale
+    subject = session.get(Person, consent.person_id)
+    signer_person = session.get(Person, signer.person_id) if signer.person_id else None
+    offered = list(consent.requested_purposes if consent.status == "pending" else consent.purposes)
+    labels = purpose_labels(session, signer.tenant_id, offered, shown)
+    current = status_at(consent, now)
+    return SigningView(
+        signer_id=signer.id, tenant_id=signer.tenant_id, tenant_name=tenant_name, kind="consent",
+        role=signer.role, signer_status=signer.status, object_id=consent.id, object_status=current,
+        locale=shown, title=template.title[shown], body_markdown=template.body[shown],
+        text_sha256=template.text_sha256[shown], subject_name=_live_name(subject),
+        signer_name=_live_name(signer_person), required_personal_number=_person_pn(keys, signer_person),
+        purposes=[PurposeOption(key=k, label=labels[k]) for k in offered],
+        asset_count=None if consent.asset_ids is None else len(consent.asset_ids),
+        valid_until=consent.valid_until or consent.requested_valid_until,
+        validity_days=consent.validity_days, signed_at=signer.signed_at,
+        record_available=bool(sealed_record_ids(session, signer.tenant_id, [consent.id])),
+        can_withdraw=current == "given", expires_at=signer.expires_at,
+    )
+
+
+# --- the text shown in the BankID app -------------------------------------------
+
+# Part of the signed text itself, so fixed here rather than in a translation
+# catalogue: a catalogue change must never change what a hash was taken over.
+_LABELS: dict[str, dict[str, str]] = {
+    "sv": {
+        "purposes": "Ändamål",
+        "all_assets": "Gäller alla bilder och videor där personen förekommer.",
+        "some_assets": "Gäller {n} utvalda filer.",
+        "valid_until": "Giltigt till {date}.",
+        "valid_days": "Giltigt i {n} dagar från underskriften.",
+        "guardian": "Du undertecknar som vårdnadshavare för {name}.",
+        "on_behalf": "Undertecknas för {tenant}.",
+    },
+    "nb": {
+        "purposes": "Formål",
+        "all_assets": "Gjelder alle bilder og videoer der personen er med.",
+        "some_assets": "Gjelder {n} utvalgte filer.",
+        "valid_until": "Gyldig til {date}.",
+        "valid_days": "Gyldig i {n} dager fra signeringen.",
+        "guardian": "Du signerer som foresatt for {name}.",
+        "on_behalf": "Signeres på vegne av {tenant}.",
+    },
+    "en": {
+        "purposes": "Purposes",
+        "all_assets": "Covers all images and videos the person appears in.",
+        "some_assets": "Covers {n} selected files.",
+        "valid_until": "Valid until {date}.",
+        "valid_days": "Valid for {n} days from signing.",
+        "guardian": "You sign as guardian of {name}.",
+        "on_behalf": "Signed on behalf of {tenant}.",
+    },
+}
+_SPECIAL = str.maketrans({c: "\\" + c for c in "\\*+#|_~`"})
+_markdown = MarkdownIt("commonmark")
+
+
+def _escape(text: str) -> str:
+    """Neutralise simpleMarkdownV1's formatting characters in free text."""
+    return text.translate(_SPECIAL).strip()
+
+
+def _inline(children: Sequence[Token] | None) -> str:
+    parts: list[str] = []
+    link: str | None = None
+    for child in children or ():
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type == "softbreak":
+            parts.append(" ")
+        elif child.type == "hardbreak":
+            parts.append("\n")
+        elif child.type == "image":
+            parts.append(_inline(child.children))
+        elif child.type == "link_open":
+            link = str(child.attrs.get("href") or "")
+        elif child.type == "link_close" and link:
+            parts.append(f" ({link})")
+            link = None
+    return "".join(parts)
+
+
+def _plain_blocks(markdown: str) -> list[str]:
+    """The body as plain paragraphs: Markdown structure becomes headings and
+    bullets, everything else literal text with special characters escaped."""
+    blocks: list[str] = []
+    heading = 0
+    item_prefix: list[str] = []  # one entry per open list; "" once the item's bullet is used
+    numbers: list[int] = []
+    for token in _markdown.parse(markdown):
+        if token.type == "heading_open":
+            heading = int(token.tag[1])
+        elif token.type == "heading_close":
+            heading = 0
+        elif token.type in ("bullet_list_open", "ordered_list_open"):
+            numbers.append(int(token.attrs.get("start") or 1) - 1 if token.type == "ordered_list_open" else -1)
+            item_prefix.append("")
+        elif token.type in ("bullet_list_close", "ordered_list_close"):
+            numbers.pop()
+            item_prefix.pop()
+        elif token.type == "list_item_open":
+            if numbers[-1] >= 0:
+                numbers[-1] += 1
+                item_prefix[-1] = f"{numbers[-1]}. "
+            else:
+                item_prefix[-1] = "• "
+        elif token.type == "inline":
+            text = _escape(_inline(token.children))
+            if not text:
+                continue
+            if heading:
+                blocks.append("#" * min(heading + 1, 3) + " " + text)
+            elif item_prefix:
+                indent = "  " * (len(item_prefix) - 1)
+                bullet = item_prefix[-1] or "  "
+                item_prefix[-1] = ""
+                blocks.append(indent + bullet + text)
+            else:
+                blocks.append(text)
+        elif token.type in ("fence", "code_block"):
+            text = _escape(token.content)
+            if text:
+                blocks.append(text)
+    return blocks
+
+
+def visible_text(view: SigningView, purposes: list[str]) -> str:
+    """The exact text shown in the BankID app (simpleMarkdownV1): title, body, the
+    chosen purposes with their labels, the assets and the validity. Deterministic:
+    the same view and purposes always give the same text."""
+    labels = _LABELS.get(view.locale, _LABELS["en"])
+    offered = {p.key: p.label for p in view.purposes}
+    unknown = [p for p in purposes if p not in offered]
+    if unknown:
+        raise Unprocessable(f"Not offered here: {', '.join(unknown)}.", errors={"purposes": ["Not offered."]})
+    chosen = set(purposes)
+    blocks = [f"# {_escape(view.title)}", *_plain_blocks(view.body_markdown)]
+    if view.kind == "addendum":
+        blocks.append(_escape(labels["on_behalf"].format(tenant=view.tenant_name)))
+        return "\n\n".join(blocks)
+    blocks.append(f"### {labels['purposes']}")
+    blocks.append("\n".join(f"• {_escape(p.label)}" for p in view.purposes if p.key in chosen))
+    if view.asset_count is None:
+        blocks.append(labels["all_assets"])
+    else:
+        blocks.append(labels["some_assets"].format(n=view.asset_count))
+    if view.valid_until is not None:
+        blocks.append(labels["valid_until"].format(date=view.valid_until.astimezone(UTC).strftime("%Y-%m-%d")))
+    elif view.validity_days is not None:
+        blocks.append(labels["valid_days"].format(n=view.validity_days))
+    if view.role == "guardian" and view.subject_name:
+        blocks.append(_escape(labels["guardian"].format(name=view.subject_name)))
+    return "\n\n".join(blocks)
+
+
+# --- recording a signature -----------------------------------------------------
+
+def _locked(model: Any, object_id: str) -> sa.Select[Any]:
+    return sa.select(model).where(model.id == object_id).with_for_update().execution_options(populate_existing=True)
+
+
+@dataclass
+class _Locked:
+    signer: Signer
+    consent: Consent | None
+    addendum: Addendum | None
+
+
+def _lock(session: Session, signer_id: str) -> _Locked:
+    """Lock the consent (or addendum) and then the signer, always in this order.
+
+    Revocation and withdrawal lock the consent first too, so two of them never
+    wait on each other in opposite order (a deadlock)."""
+    found = session.get(Signer, signer_id)  # its parent id never changes, so no lock to read it
+    if found is None:
+        raise NotFound("No such signer.")
+    consent = addendum = None
+    if found.consent_id is not None:
+        consent = session.scalars(_locked(Consent, found.consent_id)).one()
+    elif found.addendum_id is not None:
+        addendum = session.scalars(_locked(Addendum, found.addendum_id)).one()
+    signer = session.scalars(_locked(Signer, signer_id)).one()
+    return _Locked(signer, consent, addendum)
+
+
+def _pending(locked: _Locked, at: datetime) -> None:
+    """The link must still be unused and unexpired, and what it signs still open."""
+    signer = locked.signer
+    if signer.status != "pending":
+        raise Conflict(f"This link has already been {signer.status}.", signer_status=signer.status)
+    if signer.expires_at <= at:
+        raise Gone("This signing link has expired.")
+    if locked.consent is not None and locked.consent.status != "pending":
+        raise Conflict(f"The consent is already {locked.consent.status}.", consent_status=locked.consent.status)
+    if locked.addendum is not None and locked.addendum.status != "pending":
+        raise Conflict(f"The addendum is already {locked.addendum.status}.", addendum_status=locked.addendum.status)
+
+
+def _masked(pn: str | None) -> str | None:
+    try:
+        return personal_numbers.mask(pn) if pn else None
+    except personal_numbers.InvalidPersonalNumber:
+        return None
+
+
+def _complete(session: Session, consent: Consent) -> bool:
+    statuses = [
+        (role, status)
+        for role, status in session.execute(
+            sa.select(Signer.role, Signer.status).where(Signer.consent_id == consent.id)
+        )
+    ]
+    if consent.guardians_required is None:
+        return any(role == "subject" and status == "signed" for role, status in statuses)
+    guardians = [status for role, status in statuses if role == "guardian"]
+    if consent.guardians_required == "one":
+        return "signed" in guardians
+    return bool(guardians) and all(status == "signed" for status in guardians)
+
+
+def record_signature(
+    session: Session,
+    keyring: Keyring,
+    *,
+    signer_id: str,
+    identity: VerifiedIdentity,
+    purposes: list[str],
+    visible_text: str,
+    at: datetime,
+) -> Signature:
+    """Record one verified signature for a pending link, exactly once.
+
+    The consent (or addendum) and the signer rows are locked (SELECT ... FOR
+    UPDATE) and the unique ``signatures.signer_id`` backs that up inside a
+    savepoint, so two concurrent status polls never record two signatures: the
+    loser gets Conflict. When the last required signature is in, the consent
+    becomes ``given``.
+    """
+    locked = _lock(session, signer_id)
+    _pending(locked, at)
+    signer, consent, addendum = locked.signer, locked.consent, locked.addendum
+    if consent is not None:
+        signer_person = session.get(Person, signer.person_id) if signer.person_id else None
+        subject = session.get(Person, consent.person_id)
+        if subject is None or subject.erased_at is not None or (
+            signer_person is not None and signer_person.erased_at is not None
+        ):
+            raise Gone("The person this consent concerns has been erased.")
+        expected_pn = _person_pn(keyring, signer_person)
+        chosen = list(dict.fromkeys(purposes))
+        outside = [p for p in chosen if p not in consent.requested_purposes]
+        if not chosen or outside:
+            raise Unprocessable(
+                "Choose at least one of the purposes requested.", errors={"purposes": ["Not a requested purpose."]}
+            )
+    else:
+        assert addendum is not None
+        expected_pn = _addendum_pn(keyring, addendum)
+        chosen = []
+    if expected_pn is not None and identity.personal_number != expected_pn:
+        raise Forbidden("The signature was made by another person than the one this link is for.")
+
+    # The signer update comes first: on SQLite it opens the real transaction,
+    # so the savepoint below nests inside it instead of becoming it.
+    signer.status = "signed"
+    signer.signed_at = at
+    session.flush()
+    pn = identity.personal_number
+    signature = Signature(
+        tenant_id=signer.tenant_id,
+        signer_id=signer.id,
+        consent_id=signer.consent_id,
+        addendum_id=signer.addendum_id,
+        method=identity.method,
+        role=signer.role,
+        signer_name=identity.name,
+        pn_encrypted=keyring.encrypt(pn, context=signer.tenant_id) if pn else None,
+        pn_masked=_masked(pn),
+        purposes=chosen,
+        visible_text=visible_text,
+        visible_sha256=sha256_hex(visible_text),
+        evidence=dict(identity.evidence),
+        signed_at=at,
+    )
+    try:
+        with session.begin_nested():
+            session.add(signature)
+            session.flush()
+    except IntegrityError:
+        raise Conflict("This link has already been signed.") from None
+    refs = {"signature_id": signature.id, "signer_id": signer.id, "visible_sha256": signature.visible_sha256}
+    tenant_id = signer.tenant_id
+    if consent is not None:
+        audit.append(session, tenant_id, "signature.recorded", _actor(signer.id), {**refs, "consent_id": consent.id})
+        if _complete(session, consent):
+            _give(session, consent, signer.id, at)
+    else:
+        assert addendum is not None
+        audit.append(
+            session, tenant_id, "signature.recorded", _actor(signer.id), {**refs, "addendum_id": addendum.id}
+        )
+        addendum.status = "signed"
+        addendum.signed_at = at
+        session.flush()
+        audit.append(
+            session, tenant_id, "addendum.signed", _actor(signer.id),
+            {"addendum_id": addendum.id, "signature_id": signature.id},
+        )
+    return signature
+
+
+def _give(session: Session, consent: Consent, signer_id: str, at: datetime) -> None:
+    signatures = list(
+        session.execute(sa.select(Signature.id, Signature.purposes).where(Signature.consent_id == consent.id))
+    )
+    agreed = [p for p in consent.requested_purposes if all(p in chosen for _, chosen in signatures)]
+    consent.status = "given"
+    consent.given_at = at
+    consent.valid_from = at
+    consent.valid_until = consent.requested_valid_until or at + timedelta(days=consent.validity_days)
+    consent.purposes = agreed
+    session.flush()
+    audit.append(
+        session, consent.tenant_id, "consent.given", _actor(signer_id),
+        {"consent_id": consent.id, "signature_ids": sorted(sig_id for sig_id, _ in signatures)},
+    )
+
+
+def decline(session: Session, *, signer_id: str, at: datetime) -> None:
+    """The link holder says no: one guardian declining refuses the whole consent."""
+    locked = _lock(session, signer_id)
+    _pending(locked, at)
+    signer, consent, addendum = locked.signer, locked.consent, locked.addendum
+    tenant_id = signer.tenant_id
+    if consent is not None:
+        signer.status = "declined"
+        signer.declined_at = at
+        consent.status = "refused"
+        consent.refused_at = at
+        session.flush()
+        audit.append(
+            session, tenant_id, "consent.refused", _actor(signer.id), {"consent_id": consent.id, "signer_id": signer.id}
+        )
+        return
+    assert addendum is not None
+    signer.status = "declined"
+    signer.declined_at = at
+    addendum.status = "refused"
+    addendum.refused_at = at
+    session.flush()
+    audit.append(
+        session, tenant_id, "addendum.refused", _actor(signer.id), {"addendum_id": addendum.id, "signer_id": signer.id}
+    )
+
+
+def withdraw_by_subject(session: Session, *, signer_id: str, at: datetime) -> Consent:
+    """Art. 7(3): the link that gave the consent takes it back, with one button."""
+    locked = _lock(session, signer_id)
+    signer, consent = locked.signer, locked.consent
+    if consent is None:
+        raise Conflict("An addendum is revoked by the customer's staff, not through this link.")
+    current = status_at(consent, at)
+    if current != "given":
+        raise Conflict(f"Only a given consent can be withdrawn; this one is {current}.", consent_status=current)
+    consent.status = "withdrawn"
+    consent.withdrawn_at = at
+    session.flush()
+    audit.append(
+        session, consent.tenant_id, "consent.withdrawn", _actor(signer.id),
+        {"consent_id": consent.id, "signer_id": signer.id},
+    )
+    return consent

@@ -1,0 +1,124 @@
+"""DPA addenda: POST/GET /addenda, GET /addenda/active, GET /addenda/{id}, POST /addenda/{id}/revoke."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.auth import current_caller, require_scope
+from app.db import get_session, utcnow
+from consent import addenda
+from consent.api.requests import keyring, signing_links
+from consent.models import Addendum, Signer
+from consent.schemas_common import ProblemSchema, security
+from consent.schemas_consent import (
+    AddendumActiveArgsSchema,
+    AddendumActiveSchema,
+    AddendumCreateSchema,
+    AddendumListSchema,
+    AddendumSchema,
+)
+
+blp = Blueprint("addenda", __name__, description="DPA addenda the customer approves, e.g. the transcription transfer.")
+
+
+def present(addendum: Addendum, signer: Signer | None) -> dict[str, Any]:
+    return {
+        "id": addendum.id,
+        "kind": addendum.kind,
+        "version": addendum.version,
+        "locale": addendum.locale,
+        "status": addendum.status,
+        "text_sha256": addendum.text_sha256,
+        "signer": {
+            "name": addendum.signer_name,
+            "email": addendum.signer_email,
+            "personal_number_masked": addendum.signer_pn_masked,
+        },
+        **(signing_links(signer.id) if signer is not None else {}),
+        "created_at": addendum.created_at,
+        "signed_at": addendum.signed_at,
+        "refused_at": addendum.refused_at,
+        "revoked_at": addendum.revoked_at,
+    }
+
+
+def _present_one(addendum: Addendum) -> dict[str, Any]:
+    return present(addendum, addenda.signer_of(get_session(), addendum.id))
+
+
+@blp.route("/addenda")
+class Addenda(MethodView):
+    @require_scope("addenda:write")
+    @blp.doc(**security("addenda:write"))
+    @blp.arguments(AddendumCreateSchema)
+    @blp.response(201, AddendumSchema)
+    @blp.alt_response(422, schema=ProblemSchema, description="Unknown kind or invalid signer.")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Ask the customer's representative to sign a built-in addendum (needs addenda:write)."""
+        caller = current_caller()
+        signer = body["signer"]
+        data = addenda.AddendumInput(
+            kind=body["kind"],
+            signer_name=signer["name"],
+            signer_email=signer.get("email"),
+            signer_personal_number=signer.get("personal_number"),
+            locale=body["locale"],
+        )
+        addendum, link = addenda.create(
+            get_session(), keyring(), caller.tenant_id, caller.actor, data,
+            now=utcnow(), link_days=int(current_app.config["SIGNING_LINK_DAYS"]),
+        )
+        return present(addendum, link)
+
+    @require_scope("addenda:read")
+    @blp.doc(**security("addenda:read"))
+    @blp.response(200, AddendumListSchema)
+    def get(self) -> dict[str, Any]:
+        """Every addendum of the tenant, newest first (needs addenda:read)."""
+        session = get_session()
+        items = addenda.list_all(session, current_caller().tenant_id)
+        signers = addenda.signers_by_addendum(session, [a.id for a in items])
+        return {"items": [present(a, signers.get(a.id)) for a in items]}
+
+
+@blp.route("/addenda/active", methods=["GET"])
+@require_scope("addenda:read")
+@blp.doc(**security("addenda:read"))
+@blp.arguments(AddendumActiveArgsSchema, location="query")
+@blp.response(200, AddendumActiveSchema)
+@blp.alt_response(422, schema=ProblemSchema, description="Unknown kind.")
+def active(args: dict[str, Any]) -> dict[str, Any]:
+    """Is an addendum of this kind signed and not revoked? (needs addenda:read)"""
+    found = addenda.active(get_session(), current_caller().tenant_id, args["kind"])
+    return {
+        "kind": args["kind"],
+        "active": found is not None,
+        "addendum_id": found.id if found else None,
+        "signed_at": found.signed_at if found else None,
+    }
+
+
+@blp.route("/addenda/<addendum_id>", methods=["GET"])
+@require_scope("addenda:read")
+@blp.doc(**security("addenda:read"))
+@blp.response(200, AddendumSchema)
+@blp.alt_response(404, schema=ProblemSchema, description="No such addendum.")
+def get_one(addendum_id: str) -> dict[str, Any]:
+    """One addendum (needs addenda:read)."""
+    return _present_one(addenda.get(get_session(), current_caller().tenant_id, addendum_id))
+
+
+@blp.route("/addenda/<addendum_id>/revoke", methods=["POST"])
+@require_scope("addenda:write")
+@blp.doc(**security("addenda:write"))
+@blp.response(200, AddendumSchema)
+@blp.alt_response(409, schema=ProblemSchema, description="Already revoked or refused.")
+def revoke(addendum_id: str) -> dict[str, Any]:
+    """End a pending or signed addendum (needs addenda:write)."""
+    caller = current_caller()
+    addendum = addenda.revoke(get_session(), caller.tenant_id, caller.actor, addendum_id, now=utcnow())
+    return _present_one(addendum)

@@ -1,0 +1,100 @@
+"""Consent requests: POST /consent-requests, GET /consent-requests/{id}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.auth import current_caller, require_scope
+from app.crypto import Keyring
+from app.db import get_session, utcnow
+from consent import consents, requests
+from consent.models import Consent, ConsentRequest, Signer
+from consent.schemas_common import ProblemSchema, security
+from consent.schemas_consent import ConsentRequestCreateSchema, ConsentRequestSchema
+
+blp = Blueprint(
+    "consent_requests", __name__, description="Ask a person (or a minor's guardians) to sign a consent."
+)
+
+
+def keyring() -> Keyring:
+    found: Keyring = current_app.extensions["samtycke.keyring"]
+    return found
+
+
+def signing_links(signer_id: str) -> dict[str, str]:
+    """The signer's link (its token re-derived, never stored) and its QR images."""
+    url = f"{current_app.config['BASE_URL']}/s/{keyring().link_token(signer_id)}"
+    return {"signing_url": url, "qr_png_url": url + "/qr.png", "qr_svg_url": url + "/qr.svg"}
+
+
+def present_signer(signer: Signer) -> dict[str, Any]:
+    return {
+        "id": signer.id,
+        "role": signer.role,
+        "person_id": signer.person_id,
+        "status": signer.status,
+        **signing_links(signer.id),
+        "signed_at": signer.signed_at,
+    }
+
+
+def present_request(request: ConsentRequest, consent: Consent, signers: list[Signer]) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "status": consents.status_at(consent, utcnow()),
+        "consent_id": consent.id,
+        "person_id": request.person_id,
+        "template": {"key": consent.template_key, "version": consent.template_version},
+        "locale": consent.locale,
+        "expires_at": request.expires_at,
+        "created_at": request.created_at,
+        "signers": [present_signer(s) for s in signers],
+    }
+
+
+def _present(request: ConsentRequest) -> dict[str, Any]:
+    session = get_session()
+    consent = consents.get(session, request.tenant_id, request.consent_id)
+    return present_request(request, consent, requests.signers_of(session, consent.id))
+
+
+@blp.route("/consent-requests")
+class ConsentRequests(MethodView):
+    @require_scope("consents:write")
+    @blp.doc(**security("consents:write"))
+    @blp.arguments(ConsentRequestCreateSchema)
+    @blp.response(201, ConsentRequestSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such person.")
+    @blp.alt_response(422, schema=ProblemSchema, description="Invalid input, or a minor without guardians.")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a pending consent and a signing link per required signer (needs consents:write)."""
+        caller = current_caller()
+        data = requests.RequestInput(
+            person_id=body["person_id"],
+            template_key=body["template"],
+            purposes=body.get("purposes"),
+            asset_ids=body.get("asset_ids"),
+            valid_until=body.get("valid_until"),
+            locale=body.get("locale"),
+        )
+        request = requests.create(
+            get_session(), keyring(), caller.tenant_id, caller.actor, data,
+            now=utcnow(), link_days=int(current_app.config["SIGNING_LINK_DAYS"]),
+        )
+        return _present(request)
+
+
+@blp.route("/consent-requests/<request_id>")
+class ConsentRequestById(MethodView):
+    @require_scope("consents:read")
+    @blp.doc(**security("consents:read"))
+    @blp.response(200, ConsentRequestSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such consent request.")
+    def get(self, request_id: str) -> dict[str, Any]:
+        """A consent request with its signers' current statuses (needs consents:read)."""
+        return _present(requests.get(get_session(), current_caller().tenant_id, request_id))

@@ -1,0 +1,173 @@
+"""Consents: reading them, and the controller's withdraw/revoke actions.
+
+States (W3C DPV): ``pending`` → ``given`` | ``refused``; ``given`` →
+``withdrawn`` | ``revoked`` | ``expired`` (computed from ``valid_until``).
+Nothing leaves ``withdrawn``, ``revoked`` or ``refused``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.errors import BadRequest, Conflict, Unprocessable
+from consent.models import AssetLink, Consent, Signer
+from consent.queries import get_scoped
+
+STATUSES = ("pending", "given", "refused", "withdrawn", "revoked", "expired")
+
+
+def status_at(consent: Consent, now: datetime) -> str:
+    """The status shown to callers: ``expired`` is a given consent whose validity has ended."""
+    if consent.status == "given" and consent.valid_until is not None and consent.valid_until <= now:
+        return "expired"
+    return consent.status
+
+
+def get(session: Session, tenant_id: str, consent_id: str) -> Consent:
+    return get_scoped(session, Consent, tenant_id, consent_id, "consent")
+
+
+@dataclass(frozen=True)
+class ConsentFilter:
+    person_id: str | None = None
+    asset_id: str | None = None
+    status: str | None = None
+    purpose: str | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+def _encode_cursor(consent: Consent) -> str:
+    return base64.urlsafe_b64encode(f"{consent.created_at.isoformat()}|{consent.id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created, consent_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        at = datetime.fromisoformat(created)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        at = None
+    if at is None or at.tzinfo is None:
+        raise BadRequest("The cursor is not one this API gave out.")
+    return at, consent_id
+
+
+def list_page(
+    session: Session, tenant_id: str, flt: ConsentFilter, *, now: datetime
+) -> tuple[list[Consent], str | None]:
+    """Newest first. Purpose and asset coverage live in JSON lists, so they are
+    filtered here rather than in SQL (JSON operators differ between backends)."""
+    query = sa.select(Consent).where(Consent.tenant_id == tenant_id)
+    if flt.person_id is not None:
+        query = query.where(Consent.person_id == flt.person_id)
+    if flt.asset_id is not None:
+        linked = sa.select(AssetLink.person_id).where(
+            AssetLink.tenant_id == tenant_id, AssetLink.asset_id == flt.asset_id
+        )
+        query = query.where(Consent.person_id.in_(linked))
+    if flt.status == "expired":
+        query = query.where(Consent.status == "given", Consent.valid_until <= now)
+    elif flt.status == "given":
+        query = query.where(Consent.status == "given", Consent.valid_until > now)
+    elif flt.status is not None:
+        query = query.where(Consent.status == flt.status)
+    if flt.cursor:
+        created, consent_id = _decode_cursor(flt.cursor)
+        query = query.where(
+            sa.or_(Consent.created_at < created, sa.and_(Consent.created_at == created, Consent.id < consent_id))
+        )
+    query = query.order_by(Consent.created_at.desc(), Consent.id.desc()).execution_options(yield_per=500)
+    items: list[Consent] = []
+    more = False
+    for consent in session.scalars(query):
+        if flt.purpose is not None and flt.purpose not in consent.purposes:
+            continue
+        if flt.asset_id is not None and consent.asset_ids is not None and flt.asset_id not in consent.asset_ids:
+            continue
+        if len(items) == flt.limit:
+            more = True
+            break
+        items.append(consent)
+    return items, (_encode_cursor(items[-1]) if more else None)
+
+
+def sealed_record_ids(
+    session: Session, tenant_id: str, object_ids: Iterable[str], column: str = "consent_id"
+) -> set[str]:
+    """Which of these consents (or addenda, with ``column="addendum_id"``) have a sealed
+    PDF record. The records domain adds ``reports.models.Record``; until then, none."""
+    ids = list(object_ids)
+    try:
+        from reports.models import Record  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return set()
+    columns = Record.__table__.c
+    if not ids or column not in columns:
+        return set()
+    query = sa.select(columns[column]).where(columns[column].in_(ids)).distinct()
+    if "tenant_id" in columns:
+        query = query.where(columns.tenant_id == tenant_id)
+    if "sealed_at" in columns:
+        query = query.where(columns.sealed_at.is_not(None))
+    elif "status" in columns:
+        query = query.where(columns.status == "sealed")
+    return set(session.scalars(query))
+
+
+def _lock(session: Session, tenant_id: str, consent_id: str) -> Consent:
+    consent = session.scalar(
+        sa.select(Consent)
+        .where(Consent.id == consent_id, Consent.tenant_id == tenant_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if consent is None:
+        return get(session, tenant_id, consent_id)  # raises the 404
+    return consent
+
+
+def withdraw(
+    session: Session, tenant_id: str, actor: str, consent_id: str, *, reason: str | None, now: datetime
+) -> Consent:
+    """The subject withdrew (Art. 7(3)), as told to staff. Only a given, unexpired consent."""
+    consent = _lock(session, tenant_id, consent_id)
+    current = status_at(consent, now)
+    if current != "given":
+        raise Conflict(f"Only a given consent can be withdrawn; this one is {current}.", consent_status=current)
+    consent.status = "withdrawn"
+    consent.withdrawn_at = now
+    consent.withdraw_reason = reason or None
+    session.flush()
+    audit.append(session, tenant_id, "consent.withdrawn", actor, {"consent_id": consent.id})
+    return consent
+
+
+def revoke(session: Session, tenant_id: str, actor: str, consent_id: str, *, reason: str, now: datetime) -> Consent:
+    """The controller ends a given or pending consent; a pending one's unsigned links die with it."""
+    if not reason.strip():
+        raise Unprocessable("A reason is required.", errors={"reason": ["A reason is required."]})
+    consent = _lock(session, tenant_id, consent_id)
+    current = status_at(consent, now)
+    if current not in ("given", "pending"):
+        raise Conflict(f"Only a given or pending consent can be revoked; this one is {current}.",
+                       consent_status=current)
+    consent.status = "revoked"
+    consent.revoked_at = now
+    consent.revoke_reason = reason.strip()
+    session.execute(
+        sa.update(Signer)
+        .where(Signer.consent_id == consent.id, Signer.status == "pending", Signer.expires_at > now)
+        .values(expires_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    session.flush()
+    audit.append(session, tenant_id, "consent.revoked", actor, {"consent_id": consent.id})
+    return consent
