@@ -10,9 +10,11 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -76,7 +78,7 @@ class OAuthClient(ClientMixin):
 
 
 class OAuthToken(TokenMixin):
-    def __init__(self, row: ApiToken) -> None:
+    def __init__(self, row: ApiToken | _TokenSnapshot) -> None:
         self.row = row
 
     def check_client(self, client: Any) -> bool:
@@ -150,10 +152,64 @@ def _save_token(token: dict[str, Any], request: Any) -> None:
     )
 
 
+@dataclass(frozen=True)
+class _TokenSnapshot:
+    """The fields of an ApiToken that authorising a request needs, detached from any session."""
+
+    tenant_id: str
+    client_pk: str
+    scopes: str
+    issued_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+class _TokenCache:
+    """Validated tokens per process for a few seconds: the DAM asks thousands of times a
+    minute with one token, and the look-up was a third of a usage-rights request. A token
+    revoked in the database keeps working here for at most ``ttl`` seconds."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._entries: dict[str, tuple[float, _TokenSnapshot]] = {}
+        self._max = max_entries
+        self._lock = threading.Lock()
+
+    def get(self, key: str, ttl: float) -> _TokenSnapshot | None:
+        entry = self._entries.get(key)
+        if entry is None or time.monotonic() - entry[0] > ttl:
+            return None
+        return entry[1]
+
+    def put(self, key: str, token: _TokenSnapshot) -> None:
+        with self._lock:
+            if len(self._entries) >= self._max:
+                self._entries.clear()  # crude but bounded; entries are cheap to rebuild
+            self._entries[key] = (time.monotonic(), token)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+token_cache = _TokenCache()
+
+
 class _Validator(BearerTokenValidator):
     def authenticate_token(self, token_string: str) -> OAuthToken | None:
-        row = get_session().scalar(sa.select(ApiToken).where(ApiToken.token_hash == sha256_hex(token_string)))
-        return OAuthToken(row) if row else None
+        key = sha256_hex(token_string)
+        ttl = float(current_app.config.get("TOKEN_CACHE_SECONDS", 0) or 0)
+        cached = token_cache.get(key, ttl) if ttl > 0 else None
+        if cached is not None:
+            return OAuthToken(cached)
+        row = get_session().scalar(sa.select(ApiToken).where(ApiToken.token_hash == key))
+        if row is None:
+            return None
+        snapshot = _TokenSnapshot(
+            row.tenant_id, row.client_pk, row.scopes, row.issued_at, row.expires_at, row.revoked_at
+        )
+        if ttl > 0 and row.revoked_at is None:
+            token_cache.put(key, snapshot)
+        return OAuthToken(snapshot)
 
 
 protector = ResourceProtector()

@@ -111,6 +111,8 @@ DEFAULTS: dict[str, Any] = {
     # Request bodies: a batch of 10,000 asset ids or a sealed PDF fits well below this.
     "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
     "OAUTH2_TOKEN_EXPIRES_IN": {"client_credentials": 3600},
+    # Seconds a validated bearer token is trusted per process without asking the database.
+    "TOKEN_CACHE_SECONDS": 10,
     "SIGNING_LINK_DAYS": 30,
     "BATCH_LIMIT": 10_000,
     "SIGNING_START_RATE_LIMIT": "10 per minute",

@@ -15,7 +15,6 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF

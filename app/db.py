@@ -78,7 +78,8 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False}
     else:
-        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # UTC sessions: the driver then hands back UTC datetimes without per-value conversion.
+        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={"options": "-c timezone=UTC"})
     return sa.create_engine(url, **kwargs)
 
 

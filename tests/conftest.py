@@ -125,8 +125,11 @@ def _session_app(database: Database, instance_path: Path) -> Flask:
 
 @pytest.fixture
 def app(_session_app: Flask, database: Database) -> Iterator[Flask]:
+    from app.auth import token_cache
+
     database.clean()
     limiter.reset()
+    token_cache.clear()
     yield _session_app
 
 

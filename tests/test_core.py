@@ -138,3 +138,20 @@ def test_after_commit_waits_for_the_outer_commit_not_a_savepoint(app: Any) -> No
         session.rollback()
         session.commit()
     assert ran == ["inner"]
+
+
+def test_validated_tokens_are_cached_briefly_and_only_when_configured(app: Any, make_api: Any) -> None:
+    api = make_api("acme")
+    assert api.get("/api/v1/purposes").status_code == 200
+    with app.extensions["samtycke.sessionmaker"]() as s:
+        s.execute(sa.delete(ApiToken))
+        s.commit()
+    # Within TOKEN_CACHE_SECONDS the process trusts what it validated a moment ago ...
+    assert api.get("/api/v1/purposes").status_code == 200
+    # ... and without the cache a vanished token is refused at once.
+    app.config["TOKEN_CACHE_SECONDS"] = 0
+    try:
+        resp = api.get("/api/v1/purposes")
+        assert resp.status_code == 401 and resp.mimetype == "application/problem+json"
+    finally:
+        app.config["TOKEN_CACHE_SECONDS"] = 10
