@@ -30,7 +30,9 @@ def test_healthz_503_when_database_is_gone(make_app: Any, tmp_path: Any) -> None
 
 def test_token_endpoint_issues_bearer_token_and_stores_only_hashes(app: Any, client: Any, make_api: Any) -> None:
     api = make_api("acme", scopes="persons:read rights:read")
-    resp = client.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=basic(api.client_id, api.secret))
+    resp = client.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, headers=basic(api.client_id, api.secret)
+    )
     body = resp.get_json()
     assert resp.status_code == 200
     assert body["token_type"] == "Bearer"
