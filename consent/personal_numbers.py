@@ -34,8 +34,8 @@ def luhn_check_digit(nine_digits: str) -> int:
     return (10 - total % 10) % 10
 
 
-def _luhn_ok(ten_digits: str) -> bool:
-    return luhn_check_digit(ten_digits[:9]) == int(ten_digits[9])
+def luhn_ok(ten_digits: str) -> bool:
+    return len(ten_digits) == 10 and luhn_check_digit(ten_digits[:9]) == int(ten_digits[9])
 
 
 def _real_day(day: int) -> int:
@@ -70,7 +70,7 @@ def normalise(value: str, today: date | None = None) -> str:
     else:
         raise InvalidPersonalNumber(f"not a personal number; {FORMAT_HINT}")
     digits = f"{year:04d}{mm}{dd}{serial}"
-    if not _luhn_ok(digits[2:]):
+    if not luhn_ok(digits[2:]):
         raise InvalidPersonalNumber("the check digit is wrong")
     birth = _birth_date(digits)
     if birth > today:

@@ -1,19 +1,11 @@
-"""Swedish personal identity numbers as BankID uses them: 12 digits (century
-included), the last ten checked with the Luhn algorithm."""
+"""Swedish personal identity numbers as BankID's wire format uses them: exactly 12
+digits (century included), the last ten Luhn-checked. Normalising the other
+written forms is the consent domain's job (``consent.personal_numbers``); the
+simulator validates only what BankID itself would accept."""
 
 from __future__ import annotations
 
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
+from consent.personal_numbers import luhn_check_digit, luhn_ok
 
 
 def is_valid_personal_number(value: object) -> bool:
@@ -22,8 +14,4 @@ def is_valid_personal_number(value: object) -> bool:
 
 def with_check_digit(first_eleven: str) -> str:
     """Complete 11 digits (YYYYMMDDNNN) with the Luhn check digit; used for test identities."""
-    for digit in "0123456789":
-        candidate = first_eleven + digit
-        if luhn_ok(candidate[2:]):
-            return candidate
-    raise ValueError("no check digit fits")  # unreachable: one digit always fits
+    return first_eleven + str(luhn_check_digit(first_eleven[2:]))
