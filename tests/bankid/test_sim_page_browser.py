@@ -46,7 +46,8 @@ def test_sign_in_the_simulated_app(browser: Any, live_url: str, client: FlaskCli
         assert_no_axe_violations(browser)
         assert_no_horizontal_scroll(browser)
     browser.find_element(By.CSS_SELECTOR, "button[value=approve]").click()
-    wait_for(browser, lambda d: "You have signed" in d.page_source)
+    # The page was opened in Swedish (?lang=sv) and keeps the language.
+    wait_for(browser, lambda d: "Du har skrivit under" in d.page_source)
     assert_no_axe_violations(browser)
     done = collect(client, start["orderRef"]).get_json()
     assert done["completionData"]["user"]["name"] == "Cecilia Carlsson"
