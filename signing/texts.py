@@ -52,7 +52,7 @@ def method_label(method: str, provider_label: str | None = None) -> str:
     return provider_label or _("Electronic identification")
 
 
-# Outcomes of our own (not BankID's): failure codes set by signing.services and the OIDC round trip.
+# Outcomes of our own (not BankID's): failure codes set by signing.services and signing.oidc_flow.
 def _own_failure(code: str) -> str | None:
     own = {
         "wrongPerson": _(

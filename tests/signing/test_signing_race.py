@@ -13,7 +13,7 @@ from signing_helpers import ADULT_PN, Clock, Phone, World, poll_until, start, st
 from app.audit import AuditEvent
 from app.db import transaction
 from consent.models import Signature, Signer
-from signing import services
+from signing import bankid_flow
 from signing.bankid.client import parse_collect
 from signing.models import SignatureOrder
 
@@ -116,7 +116,7 @@ def test_idempotent_completion_when_bankid_answers_complete_twice(
         try:
             with app.test_request_context(), transaction(app.extensions["samtycke.sessionmaker"]) as s:
                 signer = s.get(Signer, signer_id)
-                state = services.poll(
+                state = bankid_flow.poll(
                     s, keyring, stub, signer=signer, locale="sv",  # type: ignore[arg-type]
                     now=clock.now + timedelta(seconds=5),
                 )

@@ -1,0 +1,115 @@
+"""Signing through an OpenID Provider from the subject's link: the step to the
+provider and the callback it sends the user back to. Attached to the signing
+blueprint by ``signing.pages``."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, redirect, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+
+from app.db import get_session
+from app.errors import NotFound, Unprocessable
+from signing import oidc, oidc_flow, services
+from signing.blueprint import (
+    StartSchema,
+    bankid_client,
+    bp,
+    client_ip,
+    invalid_form,
+    json_body,
+    json_response,
+    keyring,
+    limit_per_address,
+    limit_per_link,
+    load,
+    locale,
+    now,
+    open_link,
+    providers,
+    redirect_to,
+    render,
+    render_link,
+    wants_json,
+)
+
+
+def _redirect_uri() -> str:
+    return current_app.config["BASE_URL"].rstrip("/") + "/oidc/callback"
+
+
+def _purposes_arg(values: list[str]) -> list[str] | None:
+    """``?purposes=a,b`` or ``?purposes=a&purposes=b``; absent means every requested purpose."""
+    if not values:
+        return None
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _oidc_continue(token: str, provider: oidc.Provider, purposes: list[str]) -> Response:
+    """The form's answer without JavaScript: a link on to the provider.
+
+    A form post that redirects to another origin is blocked by our CSP
+    (``form-action 'self'``), so the step to the provider is a link the user follows.
+    """
+    link = open_link(token)
+    try:
+        chosen = services.purposes_to_sign(link.view, purposes)
+    except Unprocessable as exc:
+        return invalid_form(token, link, exc, purposes)
+    url = url_for("signing.oidc_start", token=token, name=provider.name, purposes=",".join(chosen) or None)
+    return render_link("signing/oidc_continue.html", token, link.view, provider=provider, continue_url=url)
+
+
+@bp.route("/s/<token>/oidc/<name>", methods=["GET", "POST"])
+@limit_per_link
+@limit_per_address
+def oidc_start(token: str, name: str) -> BaseResponse:
+    provider = oidc.provider_named(current_app.config, name)
+    if provider is None:
+        raise NotFound(f"No identity provider named {name!r} is offered.")
+    if request.method == "POST" and not request.is_json:
+        return _oidc_continue(token, provider, request.form.getlist("purposes"))
+    if request.method == "POST":
+        purposes: list[str] | None = load(StartSchema(partial=("device",)), json_body())["purposes"]
+    else:
+        purposes = _purposes_arg(request.args.getlist("purposes"))
+    session = get_session()
+    try:
+        with bankid_client() as client, oidc.http_client() as http:
+            url = oidc_flow.start_oidc(
+                session, keyring(), client, http, provider, token=token, purposes=purposes,
+                redirect_uri=_redirect_uri(), end_user_ip=client_ip(), locale=locale(), now=now(),
+            )
+    except Unprocessable as exc:
+        if wants_json():
+            raise
+        return invalid_form(token, open_link(token), exc, purposes)
+    if request.is_json:
+        return json_response({"status": "pending", "redirect_url": url})
+    return redirect(url, code=302)
+
+
+@bp.get("/oidc/callback")
+def oidc_callback() -> BaseResponse:
+    session = get_session()
+    ring = keyring()
+    error = request.args.get("error")
+    try:
+        with oidc.http_client() as http:
+            outcome = oidc_flow.finish_oidc(
+                session, ring, http, providers(), state=request.args.get("state"),
+                code=request.args.get("code"), error=error, redirect_uri=_redirect_uri(), locale=locale(),
+                now=now(),
+            )
+    except NotFound:
+        if not error:
+            raise
+        # A provider that drops ``state`` from its error answer: we cannot tell whose link it was.
+        return render(
+            "signing/error.html", status=400, code=400, headline=_("Signing was cancelled"),
+            detail=_("Signing was cancelled at the identity provider. Open your signing link again to try once more."),
+        )
+    token = ring.link_token(outcome.signer_id)
+    if outcome.status == "complete":
+        return redirect_to("signing.receipt", token)
+    return redirect_to("signing.page", token, attempt=outcome.order_id)
