@@ -240,17 +240,23 @@ def person_answer(
 
 def asset_answer(asset_id: str, purpose: str, at_iso: str, persons: list[PersonAnswer]) -> dict[str, Any]:
     """All persons allowed → allowed until the earliest end; otherwise the worst reason (DESIGN order)."""
+    # One plain loop: this runs once per asset of a 10,000-id batch.
+    worst: int | None = None
+    earliest: datetime | None = None
+    earliest_iso: str | None = None
+    for answer, until in persons:
+        if not answer["allowed"]:
+            rank = RANK[answer["reason"]]
+            if worst is None or rank < worst:
+                worst = rank
+        elif until is not None and (earliest is None or until < earliest):
+            earliest, earliest_iso = until, answer["valid_until"]
     if not persons:
         allowed, reason, valid_until = True, "no_linked_persons", None
+    elif worst is None:
+        allowed, reason, valid_until = True, "consent_given", earliest_iso
     else:
-        failing = [answer["reason"] for answer, _ in persons if not answer["allowed"]]
-        allowed = not failing
-        if allowed:
-            reason = "consent_given"
-            valid_until = _iso(min((until for _, until in persons if until is not None), default=None))
-        else:
-            reason = min(failing, key=RANK.__getitem__)
-            valid_until = None
+        allowed, reason, valid_until = False, REASONS[worst], None
     return {
         "asset_id": asset_id,
         "purpose": purpose,
