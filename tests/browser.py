@@ -222,6 +222,20 @@ def browser() -> Iterator[Any]:
 # --------------------------------------------------------------------------- waiting and keyboard
 
 
+def by() -> Any:
+    """selenium's ``By``, imported only when a browser test runs."""
+    from selenium.webdriver.common.by import By
+
+    return By
+
+
+def keys() -> Any:
+    """selenium's ``Keys``, imported only when a browser test runs."""
+    from selenium.webdriver.common.keys import Keys
+
+    return Keys
+
+
 def wait_for(driver: Any, condition: Callable[[Any], Any], timeout: float = 10, message: str = "") -> Any:
     """Wait until ``condition(driver)`` is truthy and return its value."""
     from selenium.webdriver.support.ui import WebDriverWait

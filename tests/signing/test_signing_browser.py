@@ -23,21 +23,15 @@ from tests.browser import (
     tab_until,
     wait_for,
 )
+from tests.browser import (
+    by as _by,
+)
+from tests.browser import (
+    keys as _keys,
+)
 
 pytestmark = pytest.mark.browser
 WIDTHS = (1280, 320)
-
-
-def _by() -> Any:
-    from selenium.webdriver.common.by import By
-
-    return By
-
-
-def _keys() -> Any:
-    from selenium.webdriver.common.keys import Keys
-
-    return Keys
 
 
 def check(driver: Any, url: str, problems: list[str], ready: str | None = None) -> None:
