@@ -22,6 +22,8 @@ from app.db import make_engine, make_sessionmaker
 log = logging.getLogger(__name__)
 
 LOCALES = ("sv", "nb", "en")
+# Each language named in itself, for language switches and pickers.
+LOCALE_NAMES = {"sv": "Svenska", "nb": "Norsk bokmål", "en": "English"}
 # Accept-Language tags that mean Norwegian Bokmål for our purposes.
 _LOCALE_ALIASES = {"no": "nb", "nn": "nb", "nb": "nb", "sv": "sv", "en": "en"}
 
@@ -195,7 +197,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def _template_globals() -> dict[str, Any]:
         from flask_babel import get_locale
 
-        return {"current_locale": str(get_locale() or "sv"), "locales": LOCALES}
+        return {"current_locale": str(get_locale() or "sv"), "locales": LOCALES, "locale_names": LOCALE_NAMES}
 
     return app
 

@@ -29,7 +29,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from app import errors, limiter
+from app import LOCALE_NAMES, errors, limiter
 from app.crypto import Keyring, sha256_hex
 from app.db import get_session, utcnow
 from app.errors import BadRequest, DomainError, Unprocessable
@@ -46,7 +46,6 @@ bp = Blueprint(
 )
 
 SIM_BASE_URL = "http://samtycke.internal/bankid-sim/rp/v6.0/"
-LOCALE_NAMES = {"sv": "Svenska", "nb": "Norsk bokmål", "en": "English"}
 
 
 # --- the request's clock, keyring, locale and address -----------------------------------

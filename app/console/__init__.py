@@ -12,12 +12,13 @@ from typing import Any
 from flask import Flask, abort, request, url_for
 from flask_babel import lazy_gettext as _l
 
+from app import LOCALE_NAMES
 from app.console import formatting, sso
 from app.console.blueprint import bp
 from app.console.permissions import ROLE_LABELS, allowed
 from app.console.sessions import current
 
-LANGUAGES = (("sv", "Svenska"), ("nb", "Norsk bokmål"), ("en", "English"))
+LANGUAGES = tuple(LOCALE_NAMES.items())
 
 # (key, label, endpoint, permission)
 NAVIGATION = (

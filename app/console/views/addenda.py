@@ -8,13 +8,12 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from app import keyring
+from app import LOCALE_NAMES, keyring
 from app.console import presenters, queries, sessions
 from app.console.blueprint import PREFIX, bp
 from app.console.forms import ActionForm, AddendumForm, apply_service_errors
 from app.console.permissions import allowed
 from app.console.sessions import requires
-from app.console.views.requests import LOCALE_NAMES
 from app.db import get_session, utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from consent import addenda

@@ -9,7 +9,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from app import keyring
+from app import LOCALE_NAMES, keyring
 from app.console import presenters, queries, sessions
 from app.console.blueprint import PREFIX, bp
 from app.console.forms import PersonSearchForm, RequestForm, apply_service_errors
@@ -20,8 +20,6 @@ from app.db import get_session, utcnow
 from app.errors import NotFound, Unprocessable
 from consent import consents, persons, requests, templates
 from consent.models import ConsentTemplate, Person
-
-LOCALE_NAMES = {"sv": "Svenska", "nb": "Norsk bokmål", "en": "English"}
 
 
 def _end_of_day(day: Any) -> datetime:
