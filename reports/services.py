@@ -199,7 +199,8 @@ def _addendum_context(
     addendum = session.get(Addendum, record.addendum_id)
     if addendum is None or addendum.tenant_id != record.tenant_id:
         raise RecordError(f"addendum {record.addendum_id} is gone")
-    text = addenda.addendum_text(addendum.kind, addendum.locale)
+    shown = addenda.text(addendum.kind, addendum.locale)
+    text = f"{shown.title}\n\n{shown.body}"  # exactly what was hashed and signed
     signatures = list(
         session.scalars(
             sa.select(Signature)
@@ -295,6 +296,9 @@ def produce(app: Flask, record_id: str) -> ProduceResult:
                 ctx = build_context(session, record, app.config["BASE_URL"])
             except RecordError as exc:
                 return _fail(factory, record_id, str(exc))
+            except Exception as exc:  # a bug here must still leave the record visibly failed, not pending
+                log.exception("record %s: building its data failed", record_id)
+                return _fail(factory, record_id, f"{type(exc).__name__}: {exc}")
         try:
             the_sealer = sealer(app)
             pdf = render_pdf(ctx)

@@ -125,7 +125,8 @@ def test_verify_api_catches_tampering_and_other_tenants(api: Any, other_api: Any
     assert bad["valid"] is False and bad["intact"] is False
 
     appended = pdf + b"\n% appended after the seal\n"
-    assert api.post("/api/v1/records/verify", data=appended, content_type="application/pdf").get_json()["valid"] is False
+    after = api.post("/api/v1/records/verify", data=appended, content_type="application/pdf").get_json()
+    assert after["valid"] is False
 
     foreign = other_api.post("/api/v1/records/verify", data=pdf, content_type="application/pdf").get_json()
     assert foreign["valid"] is False and foreign["consent_id"] is None
@@ -250,3 +251,44 @@ def test_records_due_are_listed_until_sealed(app: Any, api: Any) -> None:
         rec = s.scalar(sa.select(Record))
         assert rec is not None and rec.sealed_at is not None
         assert rec.sealed_at - rec.created_at < timedelta(minutes=5)
+
+
+def test_a_signed_and_revoked_addendum_get_their_sealed_records(app: Any, api: Any) -> None:
+    created = api.post(
+        "/api/v1/addenda", json={"kind": "transcription-transfer", "signer": {"name": "Rita Rep"}, "locale": "en"}
+    ).get_json()
+    token = created["signing_url"].rsplit("/s/", 1)[1]
+    identity = signatures.VerifiedIdentity(
+        method="bankid", personal_number=PN, name="Rita Rep", evidence={"device": {"ipAddress": "192.0.2.9"}}
+    )
+    with app.app_context(), transaction(app.extensions["samtycke.sessionmaker"]) as s:
+        signer = signatures.signer_by_token(s, token, now=utcnow())
+        view = signatures.signing_view(s, signer, locale="en", now=utcnow())
+        signatures.record_signature(
+            s, app.extensions["samtycke.keyring"], signer_id=signer.id, identity=identity, purposes=[],
+            visible_text=signatures.visible_text(view, []), at=utcnow(),
+        )
+    assert api.post(f"/api/v1/addenda/{created['id']}/revoke").status_code == 200
+    with app.extensions["samtycke.sessionmaker"]() as s:
+        rows = s.execute(
+            sa.select(Record.kind, Record.status).where(Record.addendum_id == created["id"]).order_by(Record.created_at)
+        ).all()
+    assert [tuple(r) for r in rows] == [("addendum_signed", "sealed"), ("addendum_revoked", "sealed")]
+    pdf = api.get(f"/api/v1/addenda/{created['id']}/record.pdf").get_data()
+    verdict = api.post("/api/v1/records/verify", data=pdf, content_type="application/pdf").get_json()
+    assert verdict["valid"] is True and verdict["current_status"] == "revoked"
+
+
+def test_an_unexpected_error_leaves_the_record_failed_not_pending(
+    app: Any, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = _arrange(api)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("template vanished")
+
+    monkeypatch.setattr(services, "build_context", broken)
+    _sign(app, world["request"]["signers"][0]["id"])
+    [record] = _records(app, world["consent_id"])
+    assert record.status == "failed" and "template vanished" in (record.failure_reason or "")
+    assert api.get(f"/api/v1/consents/{world['consent_id']}").get_json()["status"] == "given"
