@@ -14,9 +14,10 @@ T = TypeVar("T")
 
 def get_scoped(session: Session, model: type[T], tenant_id: str, object_id: str, what: str) -> T:
     """The row with this id in this tenant, or 404 (never 403: another tenant's id must not leak)."""
-    row = session.scalar(
-        sa.select(model).where(model.id == object_id, model.tenant_id == tenant_id)  # type: ignore[attr-defined]
+    query: Any = sa.select(model).where(
+        model.id == object_id, model.tenant_id == tenant_id  # type: ignore[attr-defined]
     )
+    row: T | None = session.scalar(query)
     if row is None:
         raise NotFound(f"No {what} with id {object_id}.")
     return row

@@ -37,10 +37,10 @@ def current_status(session: Session, result: RecordVerification, now: datetime) 
             return "expired"
         return str(status)
     if result.addendum_id:
-        status = session.scalar(
+        addendum_status = session.scalar(
             sa.select(Addendum.status).where(Addendum.id == result.addendum_id, Addendum.tenant_id == result.tenant_id)
         )
-        return str(status) if status else "unknown"
+        return str(addendum_status) if addendum_status else "unknown"
     return None
 
 
