@@ -20,6 +20,7 @@ from app import audit
 from app.errors import BadRequest, Conflict, Unprocessable
 from consent.models import AssetLink, Consent, Signer
 from consent.queries import get_scoped
+from reports.models import Record
 
 STATUSES = ("pending", "given", "refused", "withdrawn", "revoked", "expired")
 
@@ -102,24 +103,15 @@ def list_page(
 def sealed_record_ids(
     session: Session, tenant_id: str, object_ids: Iterable[str], column: str = "consent_id"
 ) -> set[str]:
-    """Which of these consents (or addenda, with ``column="addendum_id"``) have a sealed
-    PDF record. The records domain adds ``reports.models.Record``; until then, none."""
+    """Which of these consents (or addenda, with ``column="addendum_id"``) have a sealed PDF record."""
     ids = list(object_ids)
-    try:
-        from reports.models import Record  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
+    if not ids:
         return set()
-    columns = Record.__table__.c
-    if not ids or column not in columns:
-        return set()
-    query = sa.select(columns[column]).where(columns[column].in_(ids)).distinct()
-    if "tenant_id" in columns:
-        query = query.where(columns.tenant_id == tenant_id)
-    if "sealed_at" in columns:
-        query = query.where(columns.sealed_at.is_not(None))
-    elif "status" in columns:
-        query = query.where(columns.status == "sealed")
-    return set(session.scalars(query))
+    target = Record.consent_id if column == "consent_id" else Record.addendum_id
+    query = sa.select(target).where(
+        Record.tenant_id == tenant_id, target.in_(ids), Record.status == "sealed"
+    ).distinct()
+    return {str(found) for found in session.scalars(query)}
 
 
 def _lock(session: Session, tenant_id: str, consent_id: str) -> Consent:

@@ -28,7 +28,8 @@ KINDS = {
 }
 
 
-def _pdf_response(record: Any, filename: str) -> Response:
+def pdf_download(record: Any, filename: str) -> Response:
+    """A sealed record as a download; the API, the console and the subject's link all answer with this."""
     response = Response(record.pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["X-Content-SHA256"] = record.sha256
@@ -42,7 +43,7 @@ def record_pdf_for_consent(tenant_id: str, consent_id: str, kind: str | None = N
     record = services.latest_sealed(session, tenant_id, consent_id=consent_id, kind=kind)
     if record is None:
         raise NotFound("This consent has no sealed record yet.")
-    return _pdf_response(record, f"samtycke-{consent_id}-{record.kind}.pdf")
+    return pdf_download(record, f"samtycke-{consent_id}-{record.kind}.pdf")
 
 
 @blp.route("/consents/<string:consent_id>/record.pdf")
@@ -73,7 +74,7 @@ def addendum_record(addendum_id: str) -> Response:
     record = services.latest_sealed(session, tenant_id, addendum_id=addendum_id)
     if record is None:
         raise NotFound("This addendum has no sealed record yet.")
-    return _pdf_response(record, f"addendum-{addendum_id}-{record.kind}.pdf")
+    return pdf_download(record, f"addendum-{addendum_id}-{record.kind}.pdf")
 
 
 def _uploaded_pdf() -> bytes:

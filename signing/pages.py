@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.db import get_session
 from app.errors import NotFound
+from reports.api import pdf_download
 from signing import pages_bankid, pages_oidc, qr_image, services, texts  # noqa: F401  (the pages_* attach to bp)
 from signing.blueprint import (
     bankid_client,
@@ -153,13 +154,10 @@ def record(token: str) -> Response:
     link = open_link(token)
     if link.view.signer_status != "signed":
         raise NotFound("Nothing has been signed with this link.")
-    found = services.record_pdf(get_session(), link.view)
+    found = services.sealed_record(get_session(), link.view)
     if found is None:
         raise NotFound("The record is still being prepared.")
-    pdf, kind = found
-    response = Response(pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="samtycke-{link.view.object_id}-{kind}.pdf"'
-    return response
+    return pdf_download(found, f"samtycke-{link.view.object_id}-{found.kind}.pdf")
 
 
 # --- QR codes of the link itself (on-site capture) --------------------------------------------

@@ -36,6 +36,8 @@ from app.errors import Conflict, DomainError, Unprocessable
 from consent import signatures
 from consent.models import Signature, Signer
 from consent.signatures import SigningView, VerifiedIdentity
+from reports import services as records
+from reports.models import Record
 from signing.bankid.client import BankIdClient
 from signing.bankid.errors import BankIdError
 from signing.models import SignatureOrder
@@ -349,16 +351,8 @@ def receipt(session: Session, signer: Signer) -> Receipt | None:
     )
 
 
-def record_pdf(session: Session, view: SigningView) -> tuple[bytes, str] | None:
-    """The latest sealed record of what this link signed, when the records domain made one."""
-    try:
-        from reports import services as records
-    except ImportError:
-        return None
+def sealed_record(session: Session, view: SigningView) -> Record | None:
+    """The latest sealed record of what this link signed, once it has been produced."""
     if view.kind == "addendum":
-        found = records.latest_sealed(session, view.tenant_id, addendum_id=view.object_id)
-    else:
-        found = records.latest_sealed(session, view.tenant_id, consent_id=view.object_id)
-    if found is None or not found.pdf:
-        return None
-    return bytes(found.pdf), str(found.kind)
+        return records.latest_sealed(session, view.tenant_id, addendum_id=view.object_id)
+    return records.latest_sealed(session, view.tenant_id, consent_id=view.object_id)

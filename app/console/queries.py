@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from app.audit import AuditEvent
 from consent.consents import STATUSES
 from consent.models import AssetLink, Consent, ConsentRequest, Person, PersonGuardian, Signer
+from reports import services as records
+from reports.models import Record
 
 WINDOW_DAYS = 30
 
@@ -48,7 +50,6 @@ class Dashboard:
     ended: list[ConsentLine]
     pending: list[PendingRequest]
     failed_records: list[Any] = field(default_factory=list)
-    failed_records_known: bool = True
 
 
 def _status_condition(status: str, now: datetime) -> sa.ColumnElement[bool]:
@@ -113,12 +114,7 @@ def dashboard(session: Session, tenant_id: str, now: datetime, limit: int = 50) 
         ended=ended,
         pending=pending_requests(session, tenant_id, now, limit),
     )
-    try:
-        from reports import services as records
-    except ImportError:  # the records domain is optional
-        board.failed_records_known = False
-    else:
-        board.failed_records = records.failed_records(session, tenant_id, limit)
+    board.failed_records = records.failed_records(session, tenant_id, limit)
     return board
 
 
@@ -312,14 +308,7 @@ def erasure_preview(session: Session, tenant_id: str, person_id: str, now: datet
     def count(query: sa.Select[Any]) -> int:
         return int(session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0)
 
-    records = 0
-    try:
-        from reports.models import Record
-    except ImportError:
-        pass
-    else:
-        records = count(sa.select(Record.id).where(Record.tenant_id == tenant_id,
-                                                   Record.consent_id.in_(consent_ids)))
+    records = count(sa.select(Record.id).where(Record.tenant_id == tenant_id, Record.consent_id.in_(consent_ids)))
     return ErasurePreview(
         consents=count(consent_ids),
         signatures=count(sa.select(Signature.id).where(

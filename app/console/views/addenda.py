@@ -18,6 +18,8 @@ from app.db import get_session, utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from consent import addenda
 from consent.templates import LOCALES
+from reports import services as record_services
+from reports.api import pdf_download
 
 
 def _title(kind: str, locale: str) -> str:
@@ -95,13 +97,7 @@ def _detail(addendum_id: str, status: int = 200, revoke_error: str | None = None
     if item.status == "pending" and signer.status == "pending" and signer.expires_at > now \
             and allowed(staff.role, "addenda.send"):
         link = presenters.signing_link(signer.id)
-    records: list[Any] = []
-    try:
-        from reports import services as record_services
-    except ImportError:
-        record_services = None  # type: ignore[assignment]
-    if record_services is not None:
-        records = record_services.records_of(session, staff.tenant_id, addendum_id=item.id)
+    records = record_services.records_of(session, staff.tenant_id, addendum_id=item.id)
     return render_template(
         "console/addendum.html", item=item, signer=signer, link=link, records=records,
         has_sealed=any(r.status == "sealed" for r in records),
@@ -135,14 +131,7 @@ def addendum_record(addendum_id: str) -> Response:
     staff = sessions.staff()
     session = get_session()
     addenda.get(session, staff.tenant_id, addendum_id)
-    try:
-        from reports import services as record_services
-    except ImportError as exc:
-        raise NotFound(_("Records are not produced by this installation.")) from exc
     record = record_services.latest_sealed(session, staff.tenant_id, addendum_id=addendum_id)
     if record is None:
         raise NotFound(_("This addendum has no sealed record yet."))
-    response = Response(record.pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="addendum-{addendum_id}-{record.kind}.pdf"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return pdf_download(record, f"addendum-{addendum_id}-{record.kind}.pdf")

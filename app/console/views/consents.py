@@ -18,6 +18,8 @@ from app.db import get_session, utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from consent import consents, purposes, templates
 from consent.models import Person
+from reports import services as record_services
+from reports.api import record_pdf_for_consent
 
 PAGE = 50
 EXPIRY_CHOICES = (("", _l("Any time")), ("30", _l("Within 30 days")), ("90", _l("Within 90 days")),
@@ -84,13 +86,7 @@ def _detail(consent_id: str, revoke_form: RevokeForm | None = None, withdraw_for
     signers = queries.signers_of_consent(session, staff.tenant_id, consent.id)
     names = queries.names_of(session, staff.tenant_id, [consent.person_id, *[s.person_id for s in signers]])
     person = session.get(Person, consent.person_id)
-    records: list[Any] = []
-    try:
-        from reports import services as record_services
-    except ImportError:
-        record_services = None  # type: ignore[assignment]
-    if record_services is not None:
-        records = record_services.records_of(session, staff.tenant_id, consent_id=consent.id)
+    records = record_services.records_of(session, staff.tenant_id, consent_id=consent.id)
     shown = consents.status_at(consent, now)
     return render_template(
         "console/consent.html",
@@ -165,9 +161,4 @@ def consent_withdraw(consent_id: str) -> Any:
 @requires("records.download")
 def consent_record(consent_id: str) -> Any:
     staff = sessions.staff()
-    consents.get(get_session(), staff.tenant_id, consent_id)
-    try:
-        from reports.api import record_pdf_for_consent
-    except ImportError as exc:
-        raise NotFound(_("Records are not produced by this installation.")) from exc
     return record_pdf_for_consent(staff.tenant_id, consent_id)
