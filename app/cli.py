@@ -100,6 +100,39 @@ def client_create(tenant_slug: str, scopes: str, name: str, as_json: bool) -> No
             click.echo("The secret is shown once; it is stored only as a hash.")
 
 
+@client.command("list", help="List a tenant's OAuth2 clients (never their secrets).")
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def client_list(tenant_slug: str, as_json: bool) -> None:
+    from app.auth import list_clients, tenant_by_slug
+
+    with unit_of_work(_app()) as session:
+        rows = [_client_dict(c) for c in list_clients(session, tenant_by_slug(session, tenant_slug))]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for row in rows:
+        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
+        click.echo(f"{row['client_id']}  {state}  {row['scopes']}  {row['name']}")
+
+
+@client.command("revoke", help="Revoke an OAuth2 client and every token it was issued.")
+@click.argument("client_id")
+def client_revoke(client_id: str) -> None:
+    from app.auth import revoke_client
+
+    with unit_of_work(_app()) as session:
+        c, tokens = revoke_client(session, client_id)
+        click.echo(json.dumps({**_client_dict(c), "tokens_revoked": tokens}))
+
+
+def _client_dict(c: Any) -> dict[str, Any]:
+    return {
+        "client_id": c.client_id, "name": c.name, "scopes": c.scopes, "created_at": c.created_at.isoformat(),
+        "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None,
+    }
+
+
 @main.group(help="Staff accounts for the console.")
 def user() -> None:
     pass
