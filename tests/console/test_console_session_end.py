@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 
 from app.audit import AuditEvent
 from app.cli import main
-from app.models import StaffSession
+from app.models import StaffSession, Tenant
 from consent.models import Person
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,7 +93,7 @@ def _signed_in_dpo(app: Flask, make_staff: Any, email: str | None = None) -> tup
     ok = _replaying(app, cookie).post("/console/persons/new", data={"name": "Anna Before", "csrf_token": csrf})
     assert ok.status_code == 302 and "/console/persons/" in ok.headers["Location"]
     with app.extensions["samtycke.sessionmaker"]() as session:
-        tenant_id = session.scalar(sa.select(StaffSession.tenant_id))
+        tenant_id = session.scalar(sa.select(Tenant.id).where(Tenant.slug == "acme"))
     assert tenant_id
     return client, cookie, csrf, tenant_id
 
