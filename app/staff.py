@@ -172,7 +172,8 @@ def resume_session(
     """
     row = session.execute(
         sa.select(StaffSession, StaffUser, Tenant)
-        .join(StaffUser, StaffUser.id == StaffSession.staff_user_id)
+        .join(StaffUser, sa.and_(StaffUser.id == StaffSession.staff_user_id,
+                                 StaffUser.tenant_id == StaffSession.tenant_id))
         .join(Tenant, Tenant.id == StaffSession.tenant_id)
         .where(
             StaffSession.token_hash == sha256_hex(token),
