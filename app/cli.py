@@ -100,6 +100,39 @@ def client_create(tenant_slug: str, scopes: str, name: str, as_json: bool) -> No
             click.echo("The secret is shown once; it is stored only as a hash.")
 
 
+@client.command("list", help="List a tenant's OAuth2 clients (never their secrets).")
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def client_list(tenant_slug: str, as_json: bool) -> None:
+    from app.auth import list_clients, tenant_by_slug
+
+    with unit_of_work(_app()) as session:
+        rows = [_client_dict(c) for c in list_clients(session, tenant_by_slug(session, tenant_slug))]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for row in rows:
+        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
+        click.echo(f"{row['client_id']}  {state}  {row['scopes']}  {row['name']}")
+
+
+@client.command("revoke", help="Revoke an OAuth2 client and every token it was issued.")
+@click.argument("client_id")
+def client_revoke(client_id: str) -> None:
+    from app.auth import revoke_client
+
+    with unit_of_work(_app()) as session:
+        c, tokens = revoke_client(session, client_id)
+        click.echo(json.dumps({**_client_dict(c), "tokens_revoked": tokens}))
+
+
+def _client_dict(c: Any) -> dict[str, Any]:
+    return {
+        "client_id": c.client_id, "name": c.name, "scopes": c.scopes, "created_at": c.created_at.isoformat(),
+        "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None,
+    }
+
+
 @main.group(help="Staff accounts for the console.")
 def user() -> None:
     pass
@@ -114,14 +147,91 @@ def user_create(tenant_slug: str, email: str, role: str, password_stdin: bool) -
     from app.auth import tenant_by_slug
     from app.staff import create_user
 
-    password = None
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            raise click.UsageError("no password on standard input")
+    password = _read_password() if password_stdin else None
     with unit_of_work(_app()) as session:
         u = create_user(session, tenant_by_slug(session, tenant_slug), email, role, password)
         click.echo(json.dumps({"id": u.id, "email": u.email, "role": u.role}))
+
+
+def _read_password() -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise click.UsageError("no password on standard input")
+    return password
+
+
+def _user_json(u: Any, **extra: Any) -> str:
+    return json.dumps({"id": u.id, "email": u.email, "role": u.role, "disabled": u.disabled_at is not None, **extra})
+
+
+def _account_options(command: Any) -> Any:
+    command = click.option("--email", required=True)(command)
+    return click.option("--tenant", "tenant_slug", required=True)(command)
+
+
+@user.command("set-role", help="Give a staff account another role; its sessions end.")
+@_account_options
+@click.option("--role", required=True, type=click.Choice(["dpo", "editor", "viewer"]))
+def user_set_role(tenant_slug: str, email: str, role: str) -> None:
+    from app.auth import tenant_by_slug
+    from app.staff import set_role, user_by_email
+
+    with unit_of_work(_app()) as session:
+        u = user_by_email(session, tenant_by_slug(session, tenant_slug), email)
+        ended = set_role(session, u, role)
+        click.echo(_user_json(u, sessions_ended=ended))
+
+
+@user.command("set-password", help="Set a staff account's password from standard input; its sessions end.")
+@_account_options
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_set_password(tenant_slug: str, email: str, password_stdin: bool) -> None:
+    from app.auth import tenant_by_slug
+    from app.staff import set_password, user_by_email
+
+    if not password_stdin:
+        raise click.UsageError("give --password-stdin and the password on standard input")
+    password = _read_password()
+    with unit_of_work(_app()) as session:
+        u = user_by_email(session, tenant_by_slug(session, tenant_slug), email)
+        ended = set_password(session, u, password)
+        click.echo(_user_json(u, sessions_ended=ended))
+
+
+@user.command("disable", help="Disable a staff account: it cannot sign in and its sessions end.")
+@_account_options
+def user_disable(tenant_slug: str, email: str) -> None:
+    from app.auth import tenant_by_slug
+    from app.staff import disable_user, user_by_email
+
+    with unit_of_work(_app()) as session:
+        u = user_by_email(session, tenant_by_slug(session, tenant_slug), email)
+        ended = disable_user(session, u)
+        click.echo(_user_json(u, sessions_ended=ended))
+
+
+@user.command("enable", help="Let a disabled staff account sign in again.")
+@_account_options
+def user_enable(tenant_slug: str, email: str) -> None:
+    from app.auth import tenant_by_slug
+    from app.staff import enable_user, user_by_email
+
+    with unit_of_work(_app()) as session:
+        u = user_by_email(session, tenant_by_slug(session, tenant_slug), email)
+        enable_user(session, u)
+        click.echo(_user_json(u))
+
+
+@user.command("end-sessions", help="Sign a staff account out everywhere.")
+@_account_options
+def user_end_sessions(tenant_slug: str, email: str) -> None:
+    from app.auth import tenant_by_slug
+    from app.staff import end_user_sessions, user_by_email
+
+    with unit_of_work(_app()) as session:
+        u = user_by_email(session, tenant_by_slug(session, tenant_slug), email)
+        ended = end_user_sessions(session, u)
+        click.echo(_user_json(u, sessions_ended=ended))
 
 
 @main.command(help="Seed the demo tenant 'demo' (idempotent) and print how to log in.")

@@ -1,4 +1,4 @@
-"""Models every domain shares: tenants, API clients and tokens, staff users."""
+"""Models every domain shares: tenants, API clients and tokens, staff users and their sessions."""
 
 from __future__ import annotations
 
@@ -64,3 +64,23 @@ class StaffUser(Base):
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A disabled account signs in nowhere and its sessions are ended; the row stays for the audit trail.
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class StaffSession(Base):
+    """One console sign-in. The cookie holds a random token whose hash is kept here, so ending
+    the row ends every copy of the cookie, in every process, and a leaked table opens nothing."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    staff_user_id: Mapped[str] = mapped_column(sa.ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    method: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    # logout, expired, replaced, password, role, disabled, revoked
+    end_reason: Mapped[str | None] = mapped_column(sa.String(16), default=None)

@@ -1,10 +1,12 @@
-"""Staff accounts: argon2 password hashes, roles, lock-out after failed logins."""
+"""Staff accounts: argon2 password hashes, roles, lock-out after failed logins, disabling,
+and the server-side sessions that a sign-out or an account change ends everywhere."""
 
 from __future__ import annotations
 
 import contextlib
 import re
-from datetime import timedelta
+import secrets
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -12,9 +14,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
 from app import audit
+from app.crypto import sha256_hex
 from app.db import utcnow
-from app.errors import Conflict, Unprocessable
-from app.models import StaffUser, Tenant
+from app.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.models import StaffSession, StaffUser, Tenant
 
 ROLES = ("dpo", "editor", "viewer")
 _hasher = PasswordHasher()
@@ -29,10 +32,9 @@ def create_user(
     email = email.strip().lower()
     if not _EMAIL.match(email):
         raise Unprocessable("That is not an e-mail address.")
-    if role not in ROLES:
-        raise Unprocessable(f"Role must be one of {', '.join(ROLES)}.")
-    if password is not None and len(password) < 10:
-        raise Unprocessable("A password needs at least 10 characters.")
+    _check_role(role)
+    if password is not None:
+        _check_password(password)
     exists = session.scalar(
         sa.select(StaffUser.id).where(StaffUser.tenant_id == tenant.id, StaffUser.email == email)
     )
@@ -45,6 +47,16 @@ def create_user(
     session.flush()
     audit.append(session, tenant.id, "staff.created", actor, {"user_id": user.id, "role": role})
     return user
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise Unprocessable(f"Role must be one of {', '.join(ROLES)}.")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 10:
+        raise Unprocessable("A password needs at least 10 characters.")
 
 
 def authenticate(
@@ -75,7 +87,9 @@ def authenticate_all(
     users = [
         u
         for u in session.scalars(
-            sa.select(StaffUser).where(StaffUser.email == email).order_by(StaffUser.tenant_id)
+            sa.select(StaffUser)
+            .where(StaffUser.email == email, StaffUser.disabled_at.is_(None))
+            .order_by(StaffUser.tenant_id)
         )
         if u.password_hash is not None
     ]
@@ -122,3 +136,140 @@ def record_login(session: Session, user: StaffUser, method: str = "password") ->
     user.last_login_at = utcnow()
     session.flush()
     audit.append(session, user.tenant_id, "staff.login", f"user:{user.id}", {"user_id": user.id, "method": method})
+
+
+# --- sessions -------------------------------------------------------------------
+
+class SessionExpired(Exception):
+    """The session ran past its idle or absolute limit (it is now ended)."""
+
+
+def open_session(session: Session, user: StaffUser, method: str) -> str:
+    """Record a completed sign-in and start a server-side session; returns the token for the cookie.
+
+    Only the token's hash is stored, so the table alone opens no session.
+    """
+    if user.disabled_at is not None:
+        raise Forbidden("This staff account is disabled.")
+    record_login(session, user, method)
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(StaffSession(
+        tenant_id=user.tenant_id, staff_user_id=user.id, token_hash=sha256_hex(token), method=method,
+        created_at=now, last_seen_at=now,
+    ))
+    session.flush()
+    return token
+
+
+def resume_session(
+    session: Session, token: str, *, now: datetime, idle: timedelta, max_age: timedelta, touch_after: timedelta
+) -> tuple[StaffUser, Tenant] | None:
+    """The account and tenant of a live session, or None when it is unknown, ended or its account disabled.
+
+    One query per request; "last seen" is written at most every ``touch_after``.
+    Raises :class:`SessionExpired` (after ending it) when it ran past ``idle`` or ``max_age``.
+    """
+    row = session.execute(
+        sa.select(StaffSession, StaffUser, Tenant)
+        .join(StaffUser, sa.and_(StaffUser.id == StaffSession.staff_user_id,
+                                 StaffUser.tenant_id == StaffSession.tenant_id))
+        .join(Tenant, Tenant.id == StaffSession.tenant_id)
+        .where(
+            StaffSession.token_hash == sha256_hex(token),
+            StaffSession.ended_at.is_(None),
+            StaffUser.disabled_at.is_(None),
+        )
+    ).first()
+    if row is None:
+        return None
+    staff_session, user, tenant = row
+    if now - staff_session.last_seen_at > idle or now - staff_session.created_at > max_age:
+        staff_session.ended_at, staff_session.end_reason = now, "expired"
+        session.flush()
+        raise SessionExpired()
+    if now - staff_session.last_seen_at > touch_after:
+        staff_session.last_seen_at = now
+        session.flush()
+    return user, tenant
+
+
+def end_session(session: Session, token: str, reason: str = "logout") -> None:
+    """End the session this token opened (every copy of the cookie with it); unknown tokens are ignored."""
+    staff_session = session.scalar(
+        sa.select(StaffSession).where(StaffSession.token_hash == sha256_hex(token), StaffSession.ended_at.is_(None))
+    )
+    if staff_session is None:
+        return
+    staff_session.ended_at, staff_session.end_reason = utcnow(), reason
+    session.flush()
+    if reason == "logout":
+        audit.append(session, staff_session.tenant_id, "staff.logout", f"user:{staff_session.staff_user_id}",
+                     {"user_id": staff_session.staff_user_id})
+
+
+def _end_all_sessions(session: Session, user: StaffUser, reason: str) -> int:
+    result = session.execute(
+        sa.update(StaffSession)
+        .where(StaffSession.staff_user_id == user.id, StaffSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), end_reason=reason)
+    )
+    session.flush()
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- account changes (each ends the account's sessions) -------------------------------
+
+def user_by_email(session: Session, tenant: Tenant, email: str) -> StaffUser:
+    user = session.scalar(
+        sa.select(StaffUser).where(StaffUser.tenant_id == tenant.id, StaffUser.email == email.strip().lower())
+    )
+    if user is None:
+        raise NotFound(f"No staff account {email.strip().lower()} in tenant '{tenant.slug}'.")
+    return user
+
+
+def set_role(session: Session, user: StaffUser, role: str, actor: str = "cli") -> int:
+    """Give ``user`` another role; returns how many sessions were ended (none when the role is unchanged)."""
+    _check_role(role)
+    if role == user.role:
+        return 0
+    before, user.role = user.role, role
+    ended = _end_all_sessions(session, user, "role")
+    audit.append(session, user.tenant_id, "staff.role_changed", actor,
+                 {"user_id": user.id, "from": before, "to": role, "sessions_ended": ended})
+    return ended
+
+
+def set_password(session: Session, user: StaffUser, password: str, actor: str = "cli") -> int:
+    """Replace the password; every session signed in with the old one ends. Returns how many."""
+    _check_password(password)
+    user.password_hash = _hasher.hash(password)
+    ended = _end_all_sessions(session, user, "password")
+    audit.append(session, user.tenant_id, "staff.password_changed", actor,
+                 {"user_id": user.id, "sessions_ended": ended})
+    return ended
+
+
+def disable_user(session: Session, user: StaffUser, actor: str = "cli") -> int:
+    """The account signs in nowhere any more and its sessions end. Returns how many ended."""
+    if user.disabled_at is None:
+        user.disabled_at = utcnow()
+    ended = _end_all_sessions(session, user, "disabled")
+    audit.append(session, user.tenant_id, "staff.disabled", actor, {"user_id": user.id, "sessions_ended": ended})
+    return ended
+
+
+def enable_user(session: Session, user: StaffUser, actor: str = "cli") -> None:
+    if user.disabled_at is None:
+        return
+    user.disabled_at = None
+    session.flush()
+    audit.append(session, user.tenant_id, "staff.enabled", actor, {"user_id": user.id})
+
+
+def end_user_sessions(session: Session, user: StaffUser, actor: str = "cli") -> int:
+    """Sign the account out everywhere (a lost laptop, a suspected stolen cookie). Returns how many ended."""
+    ended = _end_all_sessions(session, user, "revoked")
+    audit.append(session, user.tenant_id, "staff.sessions_ended", actor, {"user_id": user.id, "sessions_ended": ended})
+    return ended

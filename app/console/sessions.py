@@ -1,35 +1,37 @@
 """The signed-in staff member: starting, checking and ending a console session.
 
-The session lives in Flask's signed cookie (HttpOnly, SameSite=Lax, Secure behind
-HTTPS: set in ``create_app``). It names the account and tenant only; the account
-row is read again on every request, so a changed role or a deleted account takes
-effect at once. Signing in clears the old session (a fresh CSRF token with it), so
-a session planted before sign-in is worth nothing afterwards. A session ends after
-``CONSOLE_IDLE_MINUTES`` without a request and at the latest ``CONSOLE_MAX_HOURS``
-after sign-in.
+Flask's signed cookie (HttpOnly, SameSite=Lax, Secure behind HTTPS: set in
+``create_app``) carries only a random session token; the session itself is a
+``staff_sessions`` row. Every request looks the row up together with the account
+and tenant (one query), so signing out, a password or role change and disabling
+the account end every copy of the cookie at once, in every process and on every
+machine, and a changed role takes effect at once. Signing in clears the old
+cookie (a fresh CSRF token with it), so a session planted before sign-in is worth
+nothing afterwards. A session ends after ``CONSOLE_IDLE_MINUTES`` without a
+request and at the latest ``CONSOLE_MAX_HOURS`` after sign-in.
 """
 
 from __future__ import annotations
 
 import functools
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
 from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 
 from app.console.permissions import authorize
 from app.db import get_session, utcnow
-from app.models import StaffUser, Tenant
+from app.models import StaffUser
+from app.staff import SessionExpired, end_session, open_session, resume_session
 
 IDLE_MINUTES = 30
 MAX_HOURS = 12
-# Re-stamp "last seen" at most this often, so not every page view rewrites the cookie.
+# Write "last seen" at most this often, so not every page view writes to the database.
 _TOUCH_SECONDS = 60
+_SESSION_KEY = "sid"  # the cookie field holding the session token
 
 
 @dataclass(frozen=True)
@@ -52,59 +54,58 @@ def _config(name: str, default: int) -> int:
     return int(current_app.config.get(name, default))
 
 
-def _parse(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
+def _token() -> str | None:
+    token = session.get(_SESSION_KEY)
+    return token if isinstance(token, str) and token else None
 
 
-def start(user: StaffUser) -> None:
+def start(user: StaffUser, method: str) -> None:
     """Begin a fresh session for ``user`` (the account and tenant are already chosen)."""
-    now = utcnow().isoformat()
+    db = get_session()
+    old = _token()
+    if old is not None:
+        end_session(db, old, "replaced")
+    token = open_session(db, user, method)
     session.clear()
-    session["staff_id"] = user.id
-    session["tenant_id"] = user.tenant_id
-    session["sid"] = secrets.token_urlsafe(16)
-    session["auth_at"] = now
-    session["seen_at"] = now
+    session[_SESSION_KEY] = token
+    g.pop("console_staff", None)
 
 
-def end() -> None:
+def end(reason: str = "logout") -> None:
+    """End the session server-side (so a copied cookie is worthless too) and clear the cookie."""
+    token = _token()
+    if token is not None:
+        end_session(get_session(), token, reason)
     session.clear()
+    g.pop("console_staff", None)
 
 
 def current() -> Staff | None:
-    """The signed-in staff member, or None. Expired sessions are cleared here."""
+    """The signed-in staff member, or None. Ended or expired sessions clear the cookie here."""
     if "console_staff" in g:
         staff: Staff | None = g.console_staff
         return staff
     g.console_staff = None
-    staff_id, tenant_id = session.get("staff_id"), session.get("tenant_id")
-    if not staff_id or not tenant_id:
+    token = _token()
+    if token is None:
         return None
-    now = utcnow()
-    auth_at, seen_at = _parse(session.get("auth_at")), _parse(session.get("seen_at"))
-    if (
-        auth_at is None
-        or seen_at is None
-        or now - seen_at > timedelta(minutes=_config("CONSOLE_IDLE_MINUTES", IDLE_MINUTES))
-        or now - auth_at > timedelta(hours=_config("CONSOLE_MAX_HOURS", MAX_HOURS))
-    ):
-        end()
+    try:
+        found = resume_session(
+            get_session(), token, now=utcnow(),
+            idle=timedelta(minutes=_config("CONSOLE_IDLE_MINUTES", IDLE_MINUTES)),
+            max_age=timedelta(hours=_config("CONSOLE_MAX_HOURS", MAX_HOURS)),
+            touch_after=timedelta(seconds=_TOUCH_SECONDS),
+        )
+    except SessionExpired:
+        session.clear()
         flash(_("You were signed out because the session expired. Please sign in again."), "warn")
         return None
-    row = get_session().execute(
-        sa.select(StaffUser, Tenant)
-        .join(Tenant, Tenant.id == StaffUser.tenant_id)
-        .where(StaffUser.id == staff_id, StaffUser.tenant_id == tenant_id)
-    ).first()
-    if row is None:
-        end()
+    if found is None:
+        # Signed out elsewhere, or the account was changed or disabled.
+        session.clear()
+        flash(_("Your session has ended. Please sign in again."), "warn")
         return None
-    user, tenant = row
-    if (now - seen_at).total_seconds() > _TOUCH_SECONDS:
-        session["seen_at"] = now.isoformat()
+    user, tenant = found
     g.console_staff = Staff(
         id=user.id, email=user.email, role=user.role, tenant_id=tenant.id, tenant_name=tenant.name,
         tenant_slug=tenant.slug,

@@ -69,6 +69,8 @@ def account_for(session: Any, claims: dict[str, Any], tenant_slug: str) -> Staff
     )
     if user is None:
         raise SsoRefused("no staff account with that e-mail in the configured tenant")
+    if user.disabled_at is not None:
+        raise SsoRefused("the staff account is disabled")
     if user.oidc_subject is None:
         user.oidc_issuer, user.oidc_subject = issuer, subject
     elif (user.oidc_issuer, user.oidc_subject) != (issuer, subject):

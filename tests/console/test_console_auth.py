@@ -6,11 +6,11 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from console_helpers import PASSWORD, csrf_of, sign_in, token_for
+from console_helpers import PASSWORD, csrf_of, english, sign_in, token_for
 from flask import Flask
 
 from app.db import utcnow
-from app.models import StaffUser
+from app.models import StaffSession, StaffUser
 
 
 def _staff_row(app: Flask, email: str) -> StaffUser:
@@ -116,7 +116,7 @@ def test_session_rotates_on_sign_in(client: Any, make_staff: Any) -> None:
     sign_in(client, email)
     with client.session_transaction() as sess:
         assert "planted" not in sess
-        assert sess.get("staff_id")
+        assert sess.get("sid")
     after = token_for(client, "/")
     assert after != before
 
@@ -142,15 +142,31 @@ def test_security_headers_on_console_pages(client: Any) -> None:
     assert headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_idle_session_expires(client: Any, make_staff: Any) -> None:
-    sign_in(client, make_staff("dpo"))
+def _age_sessions(app: Flask, **ago: timedelta) -> None:
+    """Move every staff session's clock back (``created_at``/``last_seen_at``), as if time had passed."""
+    with app.extensions["samtycke.sessionmaker"]() as session, session.begin():
+        for row in session.scalars(sa.select(StaffSession)):
+            for column, delta in ago.items():
+                setattr(row, column, getattr(row, column) - delta)
+
+
+def test_idle_session_expires(app: Flask, client: Any, make_staff: Any) -> None:
+    sign_in(english(client), make_staff("dpo"))
     assert client.get("/console/persons").status_code == 200
-    with client.session_transaction() as sess:
-        sess["seen_at"] = (utcnow() - timedelta(minutes=31)).isoformat()
+    _age_sessions(app, last_seen_at=timedelta(minutes=31))
     response = client.get("/console/persons")
     assert response.status_code == 302
     with client.session_transaction() as sess:
-        assert "staff_id" not in sess
+        assert "sid" not in sess
+    assert "the session expired" in client.get("/console/login").get_data(as_text=True)
+    with app.extensions["samtycke.sessionmaker"]() as session:
+        assert session.scalar(sa.select(StaffSession.end_reason)) == "expired"
+
+
+def test_session_ends_after_its_maximum_age_even_when_busy(app: Flask, client: Any, make_staff: Any) -> None:
+    sign_in(client, make_staff("dpo"))
+    _age_sessions(app, created_at=timedelta(hours=12, minutes=1))
+    assert client.get("/console/persons").status_code == 302
 
 
 def test_next_goes_back_but_never_off_site(client: Any, make_staff: Any) -> None:

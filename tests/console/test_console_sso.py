@@ -104,3 +104,20 @@ def test_a_forged_state_is_refused(sso_app: Flask) -> None:
 def test_single_sign_on_is_absent_unless_configured(client: Any) -> None:
     assert client.get("/console/login/sso").status_code == 404
     assert 'href="/console/login/sso"' not in client.get("/").get_data(as_text=True)
+
+
+def test_a_disabled_account_is_refused_and_its_sso_session_ends(sso_app: Flask) -> None:
+    from app.staff import disable_user
+
+    client = sso_app.test_client()
+    assert _sso(client, "sub-dpo").status_code == 302
+    assert client.get("/console/persons").status_code == 200
+    with sso_app.app_context(), transaction(sso_app.extensions["samtycke.sessionmaker"]) as session:
+        user = session.scalar(sa.select(StaffUser).where(StaffUser.email == "dpo@acme.example"))
+        assert user is not None
+        disable_user(session, user, actor="cli")
+    assert client.get("/console/persons").status_code == 302
+    again = sso_app.test_client()
+    response = _sso(again, "sub-dpo")
+    assert response.status_code == 200 and 'role="alert"' in response.get_data(as_text=True)
+    assert again.get("/console/persons").status_code == 302

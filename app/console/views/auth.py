@@ -18,7 +18,7 @@ from app.console.blueprint import PREFIX, bp
 from app.console.forms import ActionForm, LoginForm, TenantChoiceForm
 from app.db import get_session, utcnow
 from app.models import StaffUser, Tenant
-from app.staff import authenticate_all, record_login
+from app.staff import authenticate_all
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,7 @@ def login_page(form: LoginForm | None = None, status: int = 200) -> tuple[str, i
 
 
 def _signed_in(user: StaffUser, method: str, target: str | None) -> Response:
-    record_login(get_session(), user, method)
-    sessions.start(user)
+    sessions.start(user, method)
     return redirect(sessions.safe_next(target) or url_for("console.home"))
 
 
@@ -64,7 +63,7 @@ def login() -> Any:
     if len(matches) == 1:
         return _signed_in(matches[0], "password", form.next.data)
     if len(matches) > 1:
-        sessions.end()
+        sessions.end("replaced")
         session[PENDING_KEY] = {
             "ids": [u.id for u in matches],
             "at": utcnow().isoformat(),
@@ -92,7 +91,8 @@ def _pending() -> tuple[list[StaffUser], dict[str, Any]] | None:
         session.pop(PENDING_KEY, None)
         return None
     users = list(
-        get_session().scalars(sa.select(StaffUser).where(StaffUser.id.in_(list(pending.get("ids") or []))))
+        get_session().scalars(sa.select(StaffUser).where(
+            StaffUser.id.in_(list(pending.get("ids") or [])), StaffUser.disabled_at.is_(None)))
     )
     return (users, pending) if users else None
 
