@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -54,6 +54,9 @@ def select_locale() -> str:
 
 def _security_headers(response: Response) -> Response:
     headers = response.headers
+    # Behind a TLS-terminating proxy the request itself may look like plain http;
+    # the public https URL says the site is served over https all the same.
+    secure = request.is_secure or current_app.config["BASE_URL"].startswith("https://")
     headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -65,13 +68,13 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if request.is_secure:
+    if secure:
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
     if request.path.startswith(("/api/", "/oauth/", "/s/")):
         headers.setdefault("Cache-Control", "no-store")
     chosen = request.args.get("lang")
     if chosen in LOCALES and request.cookies.get("lang") != chosen:
-        response.set_cookie("lang", chosen, max_age=365 * 86400, samesite="Lax", secure=request.is_secure)
+        response.set_cookie("lang", chosen, max_age=365 * 86400, samesite="Lax", secure=secure)
     return response
 
 
@@ -203,8 +206,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def keyring() -> Any:
-    from flask import current_app
-
     return current_app.extensions["samtycke.keyring"]
 
 

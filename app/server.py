@@ -32,9 +32,9 @@ def default_workers() -> int:
 
 
 def run(host: str, port: int, workers: int | None = None, threads: int = 1) -> None:
-    from app.config import from_environment
+    from app.config import build
 
-    cfg = from_environment()  # fail fast on configuration errors, before forking
+    cfg = build(None)  # every start-up check (production included) fails here, before forking
     workers = workers or default_workers()
     print(f"Samtycke listening on http://{host}:{port}  (workers: {workers}, database: "
           f"{cfg['DATABASE_URL'].split('@')[-1]})", flush=True)
