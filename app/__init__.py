@@ -78,6 +78,13 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+class _Samtycke(Flask):
+    def process_response(self, response: Response) -> Response:
+        # The after-request hooks may replace the answer (the commit hook turns a failed
+        # commit into a 409 or 503); the security headers go on whatever answer is final.
+        return _security_headers(super().process_response(response))
+
+
 def _finish_transaction(response: Response) -> Response:
     """The one commit of a request: commit on success, roll back on any error answer."""
     session = g.pop("db_session", None)
@@ -120,7 +127,7 @@ def _csrf_for_forms() -> None:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = config_module.build(config)
-    app = Flask(
+    app = _Samtycke(
         __name__,
         instance_path=settings["INSTANCE_PATH"],
         instance_relative_config=False,
@@ -193,7 +200,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(reject_unstorable_input)
     app.before_request(_csrf_for_forms)
     app.after_request(_finish_transaction)
-    app.after_request(_security_headers)
     app.teardown_request(_close_session)
 
     @app.context_processor
