@@ -164,10 +164,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["samtycke.engine"] = engine
     app.extensions["samtycke.sessionmaker"] = make_sessionmaker(engine)
 
-    from app.crypto import Keyring, set_column_keyring
+    from app.crypto import Keyring, bind_column_keyring
 
     app.extensions["samtycke.keyring"] = Keyring(settings["DATA_KEY"])
-    set_column_keyring(app.extensions["samtycke.keyring"])
+    # Encrypted columns find their key through this app's engine, so another app
+    # in the same process (another DATA_KEY) never reads or writes with it.
+    bind_column_keyring(engine, app.extensions["samtycke.keyring"])
 
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
