@@ -186,3 +186,20 @@ def check_production(config: Mapping[str, Any]) -> None:
     if problems:
         raise ConfigError("production mode cannot start: " + "; ".join(problems))
 
+
+def check_workers(config: Mapping[str, Any], workers: int) -> str | None:
+    """Several worker processes must share rate-limit counters, or each one allows the full limit.
+
+    An error in production; in development the warning to log, or None when all is well.
+    """
+    storage = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    if workers <= 1 or not storage.startswith("memory://"):
+        return None
+    message = (
+        f"{workers} workers with SAMTYCKE_RATELIMIT_STORAGE={storage} count rate limits per worker, "
+        f"so the login limit allows {workers} times its figure; "
+        "set SAMTYCKE_RATELIMIT_STORAGE=redis://HOST:6379/N to share them, or run one worker"
+    )
+    if config.get("ENV") == "production":
+        raise ConfigError(message)
+    return message

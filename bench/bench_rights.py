@@ -244,6 +244,8 @@ def start_server(url: str, port: int, workers: int, threads: int, instance: str)
         SAMTYCKE_BANKID_KEY=str(tls / "rp.key"),
         SAMTYCKE_BANKID_CA=str(tls / "ca.pem"),
     )
+    # Several workers in production need shared rate-limit counters (no measured route is limited).
+    env.setdefault("SAMTYCKE_RATELIMIT_STORAGE", "redis://127.0.0.1:6379/0")
     env.pop("SAMTYCKE_ACCESS_LOG", None)
     samtycke = shutil.which("samtycke", path=str(Path(sys.executable).parent)) or "samtycke"
     cmd = [samtycke, "serve", "--port", str(port), "--workers", str(workers)]

@@ -6,6 +6,7 @@ needs it to answer, since the engine connects lazily.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,36 @@ def test_serve_refuses_a_weak_production_configuration_before_starting(
     assert result.exit_code == 1
     assert "SAMTYCKE_BASE_URL" in result.output and "SAMTYCKE_BANKID" in result.output
     assert started == []
+
+
+def test_serve_in_production_needs_shared_rate_limit_storage_for_several_workers(
+    production: dict[str, Any], monkeypatch: pytest.MonkeyPatch, started: list[int]
+) -> None:
+    in_environment(monkeypatch, production)
+    result = serve("--workers", "2")
+    assert result.exit_code == 1
+    assert "SAMTYCKE_RATELIMIT_STORAGE" in result.output and "redis://" in result.output
+    assert started == []
+
+    assert serve("--workers", "1").exit_code == 0
+    in_environment(monkeypatch, {**production, "RATELIMIT_STORAGE": "redis://127.0.0.1:6379/13"})
+    assert serve("--workers", "3").exit_code == 0
+    assert started == [1, 3]
+
+
+def test_serve_in_development_warns_about_per_worker_rate_limits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, started: list[int], caplog: pytest.LogCaptureFixture
+) -> None:
+    dev = {"INSTANCE_PATH": tmp_path, "DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}"}
+    in_environment(monkeypatch, dev)
+    with caplog.at_level(logging.WARNING, logger="app.server"):
+        assert serve("--workers", "2").exit_code == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "SAMTYCKE_RATELIMIT_STORAGE=memory://" in warnings[0]
+
+    caplog.clear()
+    in_environment(monkeypatch, {**dev, "RATELIMIT_STORAGE": "redis://127.0.0.1:6379/13"})
+    with caplog.at_level(logging.WARNING, logger="app.server"):
+        assert serve("--workers", "2").exit_code == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert started == [2, 2]
