@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -54,6 +54,9 @@ def select_locale() -> str:
 
 def _security_headers(response: Response) -> Response:
     headers = response.headers
+    # Behind a TLS-terminating proxy the request itself may look like plain http;
+    # the public https URL says the site is served over https all the same.
+    secure = request.is_secure or current_app.config["BASE_URL"].startswith("https://")
     headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -65,14 +68,21 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if request.is_secure:
+    if secure:
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
     if request.path.startswith(("/api/", "/oauth/", "/s/")):
         headers.setdefault("Cache-Control", "no-store")
     chosen = request.args.get("lang")
     if chosen in LOCALES and request.cookies.get("lang") != chosen:
-        response.set_cookie("lang", chosen, max_age=365 * 86400, samesite="Lax", secure=request.is_secure)
+        response.set_cookie("lang", chosen, max_age=365 * 86400, samesite="Lax", secure=secure)
     return response
+
+
+class _Samtycke(Flask):
+    def process_response(self, response: Response) -> Response:
+        # The after-request hooks may replace the answer (the commit hook turns a failed
+        # commit into a 409 or 503); the security headers go on whatever answer is final.
+        return _security_headers(super().process_response(response))
 
 
 def _finish_transaction(response: Response) -> Response:
@@ -117,7 +127,7 @@ def _csrf_for_forms() -> None:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = config_module.build(config)
-    app = Flask(
+    app = _Samtycke(
         __name__,
         instance_path=settings["INSTANCE_PATH"],
         instance_relative_config=False,
@@ -154,10 +164,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["samtycke.engine"] = engine
     app.extensions["samtycke.sessionmaker"] = make_sessionmaker(engine)
 
-    from app.crypto import Keyring, set_column_keyring
+    from app.crypto import Keyring, bind_column_keyring
 
     app.extensions["samtycke.keyring"] = Keyring(settings["DATA_KEY"])
-    set_column_keyring(app.extensions["samtycke.keyring"])
+    # Encrypted columns find their key through this app's engine, so another app
+    # in the same process (another DATA_KEY) never reads or writes with it.
+    bind_column_keyring(engine, app.extensions["samtycke.keyring"])
 
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
@@ -190,7 +202,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(reject_unstorable_input)
     app.before_request(_csrf_for_forms)
     app.after_request(_finish_transaction)
-    app.after_request(_security_headers)
     app.teardown_request(_close_session)
 
     @app.context_processor
@@ -203,8 +214,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def keyring() -> Any:
-    from flask import current_app
-
     return current_app.extensions["samtycke.keyring"]
 
 

@@ -250,9 +250,13 @@ def demo() -> None:
 @click.option("--workers", type=int, default=None, help="Worker processes (default: SAMTYCKE_WORKERS or 2×cores+1).")
 @click.option("--threads", type=int, default=1, show_default=True, help="Threads per worker.")
 def serve(host: str, port: int, workers: int | None, threads: int) -> None:
+    from app.config import ConfigError
     from app.server import run
 
-    run(host=host, port=port, workers=workers, threads=threads)
+    try:
+        run(host=host, port=port, workers=workers, threads=threads)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.group(help="The audit chain.")

@@ -1,8 +1,10 @@
 """The only place that reads the environment (``SAMTYCKE_`` prefix).
 
-Tests and tools pass a dict to ``create_app`` instead. In production mode a
-missing secret is a start-up error; in the embedded default (development) the
-secrets are generated once and kept under the instance folder.
+Tests and tools pass a dict to ``create_app`` instead. Production fails closed:
+a missing secret, a plain-http public URL, SQLite, or BankID left on the simulator
+is a start-up error, whichever path the settings came from. In the embedded
+default (development) the secrets are generated once and kept under the instance
+folder.
 """
 
 from __future__ import annotations
@@ -10,8 +12,13 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 class ConfigError(RuntimeError):
@@ -141,4 +148,58 @@ def build(overrides: dict[str, Any] | None) -> dict[str, Any]:
     for key in ("SECRET_KEY", "DATA_KEY", "DATABASE_URL"):
         if not config.get(key):
             raise ConfigError(f"{key} is not configured")
+    if config.get("ENV") == "production":
+        check_production(config)
     return config
+
+
+def _is_https_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme == "https" and bool(parts.hostname)
+
+
+def check_production(config: Mapping[str, Any]) -> None:
+    """Refuse to start production with a setting that would quietly weaken it; name every one."""
+    problems: list[str] = []
+    if not _is_https_url(str(config.get("BASE_URL") or "")):
+        # Without it the session cookie is not Secure and no HSTS is sent.
+        problems.append("SAMTYCKE_BASE_URL must be the public https:// URL")
+    try:
+        driver = make_url(str(config.get("DATABASE_URL") or "")).drivername
+    except ArgumentError:
+        driver = ""
+    if driver != "postgresql+psycopg":
+        problems.append("SAMTYCKE_DATABASE_URL must be a PostgreSQL URL (postgresql+psycopg://…), not SQLite")
+    bankid = str(config.get("BANKID") or "simulator")
+    if bankid == "simulator":
+        # The simulator lets anyone sign any link as anyone.
+        problems.append("SAMTYCKE_BANKID must be the https:// base URL of the real BankID RP API, not the simulator")
+    else:
+        if not _is_https_url(bankid):
+            problems.append("SAMTYCKE_BANKID must be an https:// URL")
+        for key in ("BANKID_CERT", "BANKID_KEY", "BANKID_CA"):
+            path = config.get(key)
+            if not path:
+                problems.append(f"SAMTYCKE_{key} is not set")
+            elif not (os.path.isfile(path) and os.access(path, os.R_OK)):
+                problems.append(f"SAMTYCKE_{key} ({path}) is not a readable file")
+    if problems:
+        raise ConfigError("production mode cannot start: " + "; ".join(problems))
+
+
+def check_workers(config: Mapping[str, Any], workers: int) -> str | None:
+    """Several worker processes must share rate-limit counters, or each one allows the full limit.
+
+    An error in production; in development the warning to log, or None when all is well.
+    """
+    storage = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    if workers <= 1 or not storage.startswith("memory://"):
+        return None
+    message = (
+        f"{workers} workers with SAMTYCKE_RATELIMIT_STORAGE={storage} count rate limits per worker, "
+        f"so the login limit allows {workers} times its figure; "
+        "set SAMTYCKE_RATELIMIT_STORAGE=redis://HOST:6379/N to share them, or run one worker"
+    )
+    if config.get("ENV") == "production":
+        raise ConfigError(message)
+    return message

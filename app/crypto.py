@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import weakref
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.types import TypeDecorator
 
 
@@ -63,31 +65,35 @@ def sha256_hex(value: str | bytes) -> str:
 # --- encrypted columns ----------------------------------------------------------
 # Signature evidence holds personal numbers (BankID's user block and signature XML,
 # OIDC claims), so it is encrypted at rest as a whole. The column type needs the key
-# outside any request (CLI, jobs), hence one process-wide keyring set by create_app.
-_column_keyring: Keyring | None = None
+# outside any request (CLI, jobs) and only sees the dialect, so the keyring is bound
+# to the engine's dialect (one per engine, so one per app): two apps in one process
+# with different DATA_KEYs each keep their own.
+_column_keyrings: weakref.WeakKeyDictionary[Dialect, Keyring] = weakref.WeakKeyDictionary()
 
 
-def set_column_keyring(keyring: Keyring) -> None:
-    global _column_keyring
-    _column_keyring = keyring
+def bind_column_keyring(engine: Engine, keyring: Keyring) -> None:
+    _column_keyrings[engine.dialect] = keyring
+
+
+def _keyring_for(dialect: Dialect) -> Keyring:
+    try:
+        return _column_keyrings[dialect]
+    except KeyError:
+        raise RuntimeError("no keyring for encrypted columns on this engine; create_app() binds it") from None
 
 
 class EncryptedJSON(TypeDecorator[Any]):
-    """JSON encrypted with AES-GCM; reads and writes plain dicts."""
+    """JSON encrypted with AES-GCM under the keyring of the engine it goes through; reads and writes plain dicts."""
 
     impl = sa.Text
     cache_ok = True
 
-    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        if _column_keyring is None:
-            raise RuntimeError("no keyring for encrypted columns; create_app() sets it")
-        return _column_keyring.encrypt(json.dumps(value, sort_keys=True), context="column")
+        return _keyring_for(dialect).encrypt(json.dumps(value, sort_keys=True), context="column")
 
-    def process_result_value(self, value: str | None, dialect: Any) -> Any:
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        if _column_keyring is None:
-            raise RuntimeError("no keyring for encrypted columns; create_app() sets it")
-        return json.loads(_column_keyring.decrypt(value, context="column"))
+        return json.loads(_keyring_for(dialect).decrypt(value, context="column"))

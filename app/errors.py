@@ -94,13 +94,16 @@ def problem(
 
 
 # Paths whose errors are rendered by another component (e.g. the BankID
-# simulator answers in BankID's own {"errorCode", "details"} format).
-_PREFIX_RENDERERS: dict[str, Callable[[HTTPException | DomainError], Response]] = {}
+# simulator answers in BankID's own {"errorCode", "details"} format). Kept per app:
+# a component plugged into one app says nothing about another (production has no simulator).
+_RENDERERS_KEY = "samtycke.prefix_renderers"
 _JSON_PREFIXES = ("/api/", "/oauth/", "/openapi", "/healthz")
 
 
-def register_prefix_renderer(prefix: str, renderer: Callable[[HTTPException | DomainError], Response]) -> None:
-    _PREFIX_RENDERERS[prefix] = renderer
+def register_prefix_renderer(
+    app: Flask, prefix: str, renderer: Callable[[HTTPException | DomainError], Response]
+) -> None:
+    app.extensions.setdefault(_RENDERERS_KEY, {})[prefix] = renderer
 
 
 def wants_json() -> bool:
@@ -112,7 +115,10 @@ def wants_json() -> bool:
 
 
 def _prefix_renderer() -> Callable[[HTTPException | DomainError], Response] | None:
-    for prefix, renderer in _PREFIX_RENDERERS.items():
+    renderers: dict[str, Callable[[HTTPException | DomainError], Response]] = current_app.extensions.get(
+        _RENDERERS_KEY, {}
+    )
+    for prefix, renderer in renderers.items():
         if request.path.startswith(prefix):
             return renderer
     return None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+
+log = logging.getLogger(__name__)
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -32,10 +35,13 @@ def default_workers() -> int:
 
 
 def run(host: str, port: int, workers: int | None = None, threads: int = 1) -> None:
-    from app.config import from_environment
+    from app.config import build, check_workers
 
-    cfg = from_environment()  # fail fast on configuration errors, before forking
+    cfg = build(None)  # every start-up check (production included) fails here, before forking
     workers = workers or default_workers()
+    warning = check_workers(cfg, workers)
+    if warning:
+        log.warning(warning)
     print(f"Samtycke listening on http://{host}:{port}  (workers: {workers}, database: "
           f"{cfg['DATABASE_URL'].split('@')[-1]})", flush=True)
     _Gunicorn(

@@ -224,15 +224,28 @@ def free_port() -> int:
 
 
 def start_server(url: str, port: int, workers: int, threads: int, instance: str) -> subprocess.Popen[bytes]:
+    # Production mode refuses the BankID simulator; the benchmark never signs, so a real-looking
+    # RP API with placeholder certificate files is enough.
+    tls = Path(instance) / "bankid"
+    tls.mkdir(parents=True, exist_ok=True)
+    for name in ("rp.crt", "rp.key", "ca.pem"):
+        (tls / name).write_text("placeholder\n")
     env = dict(os.environ)
     env.update(
         SAMTYCKE_ENV="production",
         SAMTYCKE_DATABASE_URL=url,
         SAMTYCKE_SECRET_KEY="bench-secret-key",  # noqa: S106 - a throwaway benchmark database
         SAMTYCKE_DATA_KEY=DATA_KEY,
-        SAMTYCKE_BASE_URL=f"http://127.0.0.1:{port}",
+        # Production needs its public https URL; wrk talks plain http to the port, as a TLS proxy would.
+        SAMTYCKE_BASE_URL="https://samtycke-bench.invalid",
         SAMTYCKE_INSTANCE_PATH=instance,
+        SAMTYCKE_BANKID="https://appapi2.test.bankid.com/rp/v6.0/",
+        SAMTYCKE_BANKID_CERT=str(tls / "rp.crt"),
+        SAMTYCKE_BANKID_KEY=str(tls / "rp.key"),
+        SAMTYCKE_BANKID_CA=str(tls / "ca.pem"),
     )
+    # Several workers in production need shared rate-limit counters (no measured route is limited).
+    env.setdefault("SAMTYCKE_RATELIMIT_STORAGE", "redis://127.0.0.1:6379/0")
     env.pop("SAMTYCKE_ACCESS_LOG", None)
     samtycke = shutil.which("samtycke", path=str(Path(sys.executable).parent)) or "samtycke"
     cmd = [samtycke, "serve", "--port", str(port), "--workers", str(workers)]

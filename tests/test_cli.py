@@ -206,11 +206,23 @@ def test_demo_template_text_hashes(app: Flask, cli_env: Path) -> None:
         assert template.text_sha256[locale] == expected
 
 
-def test_demo_is_refused_in_production(app: Flask, cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_is_refused_in_production(
+    app: Flask, database: Any, cli_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A production configuration that starts (PostgreSQL, https, real BankID), so the refusal is the demo's own.
+    if database.backend == "postgresql":
+        monkeypatch.setenv("SAMTYCKE_DATABASE_URL", database.url)
+    else:
+        monkeypatch.setenv("SAMTYCKE_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     monkeypatch.setenv("SAMTYCKE_ENV", "production")
+    monkeypatch.setenv("SAMTYCKE_BASE_URL", "https://demo.example")
+    monkeypatch.setenv("SAMTYCKE_BANKID", "https://appapi2.bankid.com/rp/v6.0/")
+    for name in ("CERT", "KEY", "CA"):
+        (tmp_path / name).write_text("placeholder\n")
+        monkeypatch.setenv(f"SAMTYCKE_BANKID_{name}", str(tmp_path / name))
     result = run("demo")
     assert result.exit_code != 0
-    assert "production" in result.output
+    assert "The demo seed is for development only" in result.output
     assert count(app, Tenant) == 0
     assert not (cli_env / "demo-credentials.json").exists()
     assert count(app, AuditEvent) == 0

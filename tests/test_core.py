@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from app.models import ApiClient, ApiToken
 
@@ -157,3 +159,26 @@ def test_validated_tokens_are_cached_briefly_and_only_when_configured(app: Any, 
         assert resp.status_code == 401 and resp.mimetype == "application/problem+json"
     finally:
         app.config["TOKEN_CACHE_SECONDS"] = 10
+
+
+@pytest.mark.parametrize(
+    ("failure", "status"),
+    [
+        # Two requests raced on a unique constraint; the commit hook answers 409.
+        (sa.exc.IntegrityError("INSERT INTO persons ...", {}, Exception("duplicate key")), 409),
+        # The database went away between the work and the commit; the hook answers 503.
+        (sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection")), 503),
+    ],
+)
+def test_an_answer_replaced_by_a_failed_commit_keeps_the_security_headers(
+    app: Any, api: Any, monkeypatch: pytest.MonkeyPatch, failure: Exception, status: int
+) -> None:
+    def commit(self: Session) -> None:
+        raise failure
+
+    monkeypatch.setattr(Session, "commit", commit)
+    resp = api.get("/api/v1/persons")
+    assert resp.status_code == status and resp.mimetype == "application/problem+json"
+    assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["X-Frame-Options"] == "DENY" and resp.headers["Referrer-Policy"] == "no-referrer"

@@ -25,8 +25,9 @@ from consent_b_helpers import (
     tx,
     years_ago,
 )
+from cryptography.exceptions import InvalidTag
 
-from app import audit
+from app import audit, create_app
 from app.audit import AuditEvent
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, Gone, NotFound, Unprocessable
@@ -141,6 +142,28 @@ def test_adult_signature_gives_the_consent_with_evidence_and_audit(app: Any, acm
         assert refs == {"signature_id": sig_id, "signer_id": req["signers"][0]["id"],
                         "consent_id": req["consent_id"], "visible_sha256": sig.visible_sha256}
     assert audit_types(app, acme.tenant_id)[-2:] == ["signature.recorded", "consent.given"]
+
+
+def test_a_second_app_with_another_data_key_does_not_take_over_the_evidence(app: Any, acme: Any) -> None:
+    sig_id = sign(app, _adult(app, acme)["signers"][0]["id"])
+    shared = ("ENV", "TESTING", "DATABASE_URL", "INSTANCE_PATH", "SECRET_KEY", "BASE_URL", "BANKID")
+    other = create_app({key: app.config[key] for key in shared} | {"DATA_KEY": "another-installation-data-key"})
+    try:
+        # The first app still reads the evidence it wrote, after the second one was built.
+        with tx(app) as s:
+            assert s.get(Signature, sig_id).evidence == {"signature": "PFhNTD4=", "ocspResponse": "MIIB"}
+        # The second one holds its own key: it cannot read that row ...
+        with pytest.raises(InvalidTag), tx(other) as s:
+            s.get(Signature, sig_id)
+        # ... and what it writes, only it can read.
+        with tx(other) as s:
+            s.execute(sa.update(Signature).where(Signature.id == sig_id).values(evidence={"written_by": "other"}))
+        with tx(other) as s:
+            assert s.scalar(sa.select(Signature.evidence).where(Signature.id == sig_id)) == {"written_by": "other"}
+        with pytest.raises(InvalidTag), tx(app) as s:
+            s.scalar(sa.select(Signature.evidence).where(Signature.id == sig_id))
+    finally:
+        other.extensions["samtycke.engine"].dispose()
 
 
 def test_requested_valid_until_wins_over_validity_days(app: Any, acme: Any) -> None:

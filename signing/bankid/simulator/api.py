@@ -44,8 +44,10 @@ app_api = Blueprint("app", __name__, url_prefix="/app")
 
 
 def register(app: Flask, api: Any = None) -> None:
-    """Plug the simulator in (only when BankID runs in simulator mode)."""
-    if app.config.get("BANKID", "simulator") != "simulator":
+    """Plug the simulator in (only when BankID runs in simulator mode, and never in production)."""
+    if app.config.get("BANKID", "simulator") != "simulator" or app.config.get("ENV") == "production":
+        # Anyone could sign any link as anyone through it; production configuration refuses it
+        # already, and this keeps its routes out even if a production app is built another way.
         return
     app.register_blueprint(blueprint)
     register_errors(app)
@@ -62,7 +64,7 @@ def register_errors(app: Flask) -> None:
 
         app.register_error_handler(HTTPException, handler)
     else:
-        register_prefix_renderer(PREFIX + "/", render_sim_error)
+        register_prefix_renderer(app, PREFIX + "/", render_sim_error)
 
 
 # --- answers --------------------------------------------------------------------
