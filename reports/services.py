@@ -25,7 +25,8 @@ from app.audit import AuditEvent
 from app.crypto import Keyring
 from app.db import after_commit, transaction, utcnow
 from app.models import Tenant
-from consent import evidence
+from consent import evidence, gdpr
+from consent.gdpr import PersonScope
 from consent.models import Addendum, Consent, ConsentTemplate, Person, Purpose, Signature
 from reports.context import (
     PurposeInfo,
@@ -54,9 +55,6 @@ EVENT_KINDS = {
 
 
 def on_audit_event(session: Session, event: AuditEvent) -> None:
-    if event.type == "person.erased":
-        _forget_person(session, event.tenant_id, str(event.refs.get("person_id")))
-        return
     kind = EVENT_KINDS.get(event.type)
     if kind is None:
         return
@@ -75,21 +73,67 @@ def on_audit_event(session: Session, event: AuditEvent) -> None:
     )
     session.add(record)
     session.flush()
-    if has_app_context():
+    _produce_after_commit(session, [record.id])
+
+
+def _produce_after_commit(session: Session, record_ids: list[str]) -> None:
+    if record_ids and has_app_context():
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        record_id = record.id
-        after_commit(session, lambda: produce(app, record_id))
+        after_commit(session, lambda: [produce(app, record_id) for record_id in record_ids])
 
 
-def _forget_person(session: Session, tenant_id: str, person_id: str) -> None:
-    """Erasure: the records of the person's consents hold their name; they go too."""
-    consent_ids = sa.select(Consent.id).where(Consent.tenant_id == tenant_id, Consent.person_id == person_id)
-    session.execute(sa.delete(Record).where(Record.tenant_id == tenant_id, Record.consent_id.in_(consent_ids)))
+# --- a person's records: their part of the export and of the erasure (``consent.gdpr``) --------
+
+
+def _records_naming(session: Session, scope: PersonScope) -> list[Record]:
+    consent_ids = [*scope.consent_ids, *scope.signed_for]
+    if not consent_ids:
+        return []
+    return list(
+        session.scalars(
+            sa.select(Record)
+            .where(Record.tenant_id == scope.tenant_id, Record.consent_id.in_(consent_ids))
+            .order_by(Record.created_at, Record.id)
+        )
+    )
+
+
+def export_records(session: Session, *, scope: PersonScope) -> dict[str, Any]:
+    """The records that name the person: of their consents, and of those they signed for someone else."""
+    return {
+        "records": [
+            {
+                "id": r.id, "kind": r.kind, "consent_id": r.consent_id, "status": r.status,
+                "created_at": r.created_at.isoformat(), "sealed_at": r.sealed_at.isoformat() if r.sealed_at else None,
+                "sha256": r.sha256,
+            }
+            for r in _records_naming(session, scope)
+        ]
+    }
+
+
+def erase_records(session: Session, *, scope: PersonScope, now: datetime) -> None:
+    """The records of the person's own consents go. Those of a consent the person signed for someone
+    else stay the other person's record: they are made again from the erased signature, without the
+    person's name, number or evidence."""
+    own = set(scope.consent_ids)
+    records = _records_naming(session, scope)
+    for record in records:
+        if record.consent_id in own:
+            session.delete(record)
+        else:
+            record.pdf = record.sha256 = record.size = record.pades_level = record.sealed_at = None
+            record.status = "pending"
+            record.failure_reason = None
+    session.flush()
+    _produce_after_commit(session, [r.id for r in records if r.consent_id not in own])
 
 
 def install() -> None:
     if on_audit_event not in audit.listeners:
         audit.listeners.append(on_audit_event)
+    gdpr.exporting.connect(export_records)
+    gdpr.erasing.connect(erase_records)
 
 
 # --- the plain data of one record -------------------------------------------
