@@ -37,6 +37,7 @@ class Keyring:
         self._aead = AESGCM(_derive(data_key, "personal-number-encryption"))
         self._index_key = _derive(data_key, "personal-number-index")
         self._link_key = _derive(data_key, "signing-link")
+        self._evidence_key = _derive(data_key, "evidence-personal-number")
 
     def encrypt(self, plaintext: str, *, context: str) -> str:
         nonce = os.urandom(12)
@@ -50,6 +51,11 @@ class Keyring:
     def blind_index(self, tenant_id: str, value: str) -> str:
         # Keyed and tenant-bound: the same number in two tenants gives two indexes.
         return hmac.new(self._index_key, f"{tenant_id}:{value}".encode(), hashlib.sha256).hexdigest()
+
+    def evidence_hash(self, tenant_id: str, value: str) -> str:
+        """A personal number as a sealed record carries it: only this service can recompute it, and
+        its own key, so a record never shows the blind index the database searches by."""
+        return hmac.new(self._evidence_key, f"{tenant_id}:{value}".encode(), hashlib.sha256).hexdigest()
 
     def link_token(self, signer_id: str) -> str:
         """The signing-link token, re-derivable so the link can be shown again; only its hash is stored."""

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.db import utcnow
-from app.errors import NotFound, PayloadTooLarge, Unprocessable
+from app.errors import Conflict, NotFound, PayloadTooLarge, Unprocessable
 from consent.models import AssetLink, Person
 from consent.persons import get_person
 from consent.schemas_common import check_asset_id, is_plain_id
@@ -88,11 +88,24 @@ def link(
     return row, True
 
 
+class ErasedPersonLink(Conflict):
+    status, slug, title = 409, "erased-person-link", "The link of an erased person stays"
+
+
 def unlink(session: Session, tenant_id: str, asset_id: str, person_id: str, actor: str) -> None:
+    """Remove a link. An erased person's link is refused: it is the tombstone that keeps the asset
+    at "not allowed, erased", and removing it would turn that "no" into a "yes"."""
     _valid_asset_id(asset_id)
     row = session.get(AssetLink, (tenant_id, asset_id, person_id)) if is_plain_id(person_id) else None
     if row is None:
         raise NotFound("That person is not linked to this asset.")
+    erased = session.scalar(sa.select(Person.erased_at).where(Person.id == row.person_id))
+    if erased is not None:
+        raise ErasedPersonLink(
+            "This person has been erased. Their link keeps the asset at \"not allowed\" (reason erased) "
+            "and cannot be removed.",
+            asset_id=asset_id, person_id=person_id,
+        )
     session.delete(row)
     session.flush()
     audit.append(session, tenant_id, "link.removed", actor, {"asset_id": asset_id, "person_id": person_id})

@@ -112,3 +112,12 @@ def mask(pn: str) -> str:
     if len(pn) != 12 or not pn.isdigit():
         raise InvalidPersonalNumber("expected a normalised 12-digit personal number")
     return f"{pn[:8]}-****"
+
+
+def written_forms(pn: str) -> set[str]:
+    """Every way a normalised number may be written (long and short, with and without a separator):
+    what must not appear where only the masked number may."""
+    if len(pn) != 12 or not pn.isdigit():
+        raise InvalidPersonalNumber("expected a normalised 12-digit personal number")
+    short = pn[2:]
+    return {pn, f"{pn[:8]}-{pn[8:]}", short, f"{short[:6]}-{short[6:]}", f"{short[:6]}+{short[6:]}"}

@@ -93,9 +93,21 @@ def signer_by_token(session: Session, token: str, *, now: datetime) -> Signer:
     signer = session.scalar(sa.select(Signer).where(Signer.token_hash == sha256_hex(token)))
     if signer is None:
         raise NotFound("No such signing link.")
+    if _erased_link(session, signer):
+        # Signed links too: a receipt would show what the erased person signed, or for whom.
+        raise Gone("This signing link no longer works: the person it concerns has been erased.")
     if signer.status == "pending" and signer.expires_at <= now:
         raise Gone("This signing link has expired.")
     return signer
+
+
+def _erased_link(session: Session, signer: Signer) -> bool:
+    """The link belongs to an erased person, or is about one."""
+    person_ids = [signer.person_id]
+    if signer.consent_id is not None:
+        person_ids.append(session.scalar(sa.select(Consent.person_id).where(Consent.id == signer.consent_id)))
+    erased = sa.select(Person.id).where(Person.id.in_([p for p in person_ids if p]), Person.erased_at.is_not(None))
+    return session.scalar(erased.limit(1)) is not None
 
 
 def _keyring(keyring: Keyring | None) -> Keyring:
@@ -357,10 +369,15 @@ def _masked(pn: str | None) -> str | None:
 
 
 def _complete(session: Session, consent: Consent) -> bool:
+    # An erased signer's signature is wiped: it counts as missing, so a consent never becomes
+    # given on a nameless signature (erasure also revokes such a consent, see ``consent.gdpr``).
+    counted = sa.case((Person.erased_at.is_not(None), "erased"), else_=Signer.status)
     statuses = [
         (role, status)
         for role, status in session.execute(
-            sa.select(Signer.role, Signer.status).where(Signer.consent_id == consent.id)
+            sa.select(Signer.role, counted)
+            .outerjoin(Person, Person.id == Signer.person_id)
+            .where(Signer.consent_id == consent.id)
         )
     ]
     if consent.guardians_required is None:

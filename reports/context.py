@@ -110,7 +110,8 @@ class RecordContext:
     addendum_id: str | None = None
     status_at: datetime | None = None  # withdrawal/revocation/refusal time
     reason: str | None = None
-    evidence: dict[str, Any] = field(default_factory=dict)  # raw signature evidence
+    # The signatures' evidence without full personal numbers (``consent.evidence.sealed_form``).
+    evidence: dict[str, Any] = field(default_factory=dict)
     timezone: str = "Europe/Stockholm"  # for the human-readable dates only
 
     def __post_init__(self) -> None:

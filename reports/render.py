@@ -198,6 +198,9 @@ def render_html(ctx: RecordContext) -> str:
         method_label=lambda method: methods.get(method, method),
         generator=f"Samtycke (WeasyPrint {weasyprint_version})",
         when=lambda value: format_datetime(value, "long", tzinfo=zone, locale=ctx.locale),
+        # A reason the service wrote itself (e.g. an erased guardian's) is a catalogue text and shows
+        # translated; one typed by staff matches no entry and shows as typed.
+        reason=_(ctx.reason) if ctx.reason else None,
         **_labels(ctx),
     )
 

@@ -9,6 +9,7 @@ is and the record ``failed`` with its reason, for ``samtycke records retry``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -21,8 +22,11 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.audit import AuditEvent
+from app.crypto import Keyring
 from app.db import after_commit, transaction, utcnow
 from app.models import Tenant
+from consent import evidence, gdpr
+from consent.gdpr import PersonScope
 from consent.models import Addendum, Consent, ConsentTemplate, Person, Purpose, Signature
 from reports.context import (
     PurposeInfo,
@@ -51,9 +55,6 @@ EVENT_KINDS = {
 
 
 def on_audit_event(session: Session, event: AuditEvent) -> None:
-    if event.type == "person.erased":
-        _forget_person(session, event.tenant_id, str(event.refs.get("person_id")))
-        return
     kind = EVENT_KINDS.get(event.type)
     if kind is None:
         return
@@ -72,21 +73,67 @@ def on_audit_event(session: Session, event: AuditEvent) -> None:
     )
     session.add(record)
     session.flush()
-    if has_app_context():
+    _produce_after_commit(session, [record.id])
+
+
+def _produce_after_commit(session: Session, record_ids: list[str]) -> None:
+    if record_ids and has_app_context():
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        record_id = record.id
-        after_commit(session, lambda: produce(app, record_id))
+        after_commit(session, lambda: [produce(app, record_id) for record_id in record_ids])
 
 
-def _forget_person(session: Session, tenant_id: str, person_id: str) -> None:
-    """Erasure: the records of the person's consents hold their name; they go too."""
-    consent_ids = sa.select(Consent.id).where(Consent.tenant_id == tenant_id, Consent.person_id == person_id)
-    session.execute(sa.delete(Record).where(Record.tenant_id == tenant_id, Record.consent_id.in_(consent_ids)))
+# --- a person's records: their part of the export and of the erasure (``consent.gdpr``) --------
+
+
+def _records_naming(session: Session, scope: PersonScope) -> list[Record]:
+    consent_ids = [*scope.consent_ids, *scope.signed_for]
+    if not consent_ids:
+        return []
+    return list(
+        session.scalars(
+            sa.select(Record)
+            .where(Record.tenant_id == scope.tenant_id, Record.consent_id.in_(consent_ids))
+            .order_by(Record.created_at, Record.id)
+        )
+    )
+
+
+def export_records(session: Session, *, scope: PersonScope) -> dict[str, Any]:
+    """The records that name the person: of their consents, and of those they signed for someone else."""
+    return {
+        "records": [
+            {
+                "id": r.id, "kind": r.kind, "consent_id": r.consent_id, "status": r.status,
+                "created_at": r.created_at.isoformat(), "sealed_at": r.sealed_at.isoformat() if r.sealed_at else None,
+                "sha256": r.sha256,
+            }
+            for r in _records_naming(session, scope)
+        ]
+    }
+
+
+def erase_records(session: Session, *, scope: PersonScope, now: datetime) -> None:
+    """The records of the person's own consents go. Those of a consent the person signed for someone
+    else stay the other person's record: they are made again from the erased signature, without the
+    person's name, number or evidence."""
+    own = set(scope.consent_ids)
+    records = _records_naming(session, scope)
+    for record in records:
+        if record.consent_id in own:
+            session.delete(record)
+        else:
+            record.pdf = record.sha256 = record.size = record.pades_level = record.sealed_at = None
+            record.status = "pending"
+            record.failure_reason = None
+    session.flush()
+    _produce_after_commit(session, [r.id for r in records if r.consent_id not in own])
 
 
 def install() -> None:
     if on_audit_event not in audit.listeners:
         audit.listeners.append(on_audit_event)
+    gdpr.exporting.connect(export_records)
+    gdpr.erasing.connect(erase_records)
 
 
 # --- the plain data of one record -------------------------------------------
@@ -108,9 +155,15 @@ def _signer_info(sig: Signature) -> SignerInfo:
     )
 
 
-def _raw_evidence(signatures: list[Signature]) -> dict[str, Any]:
-    return {
-        "signatures": [
+def _evidence(keyring: Keyring, signatures: list[Signature]) -> dict[str, Any]:
+    """The signatures as ``evidence.json`` carries them: digests, the masked number and its keyed
+    hash instead of the raw provider evidence, which names the full number (``consent.evidence``)."""
+    entries = []
+    for s in signatures:
+        raw = s.evidence or {}
+        number = keyring.decrypt(s.pn_encrypted, context=s.tenant_id) if s.pn_encrypted else None
+        numbers = evidence.numbers_in(raw) | ({number} if number else set())
+        entries.append(
             {
                 "signature_id": s.id,
                 "role": s.role,
@@ -118,21 +171,25 @@ def _raw_evidence(signatures: list[Signature]) -> dict[str, Any]:
                 "signed_at": s.signed_at.isoformat(),
                 "purposes": list(s.purposes or []),
                 "visible_text_sha256": s.visible_sha256,
-                "provider_evidence": s.evidence,
+                "personal_number_masked": s.pn_masked,
+                "personal_number_hmac": keyring.evidence_hash(s.tenant_id, number) if number else None,
+                "provider_evidence": evidence.sealed_form(
+                    raw, numbers=numbers, keyed_hash=functools.partial(keyring.evidence_hash, s.tenant_id)
+                ),
+                "provider_evidence_sha256": None if evidence.is_erased(raw) else evidence.digest(raw),
             }
-            for s in signatures
-        ]
-    }
+        )
+    return {"signatures": entries}
 
 
-def build_context(session: Session, record: Record, base_url: str) -> RecordContext:
+def build_context(session: Session, keyring: Keyring, record: Record, base_url: str) -> RecordContext:
     tenant = session.get(Tenant, record.tenant_id)
     assert tenant is not None
     verify_url = f"{base_url}/verify"
     event = session.get(AuditEvent, record.audit_event_id)
     status_at = event.at if event is not None else record.created_at
     if record.addendum_id:
-        return _addendum_context(session, record, tenant, verify_url, status_at)
+        return _addendum_context(session, keyring, record, tenant, verify_url, status_at)
     consent = session.get(Consent, record.consent_id)
     if consent is None or consent.tenant_id != record.tenant_id:
         raise RecordError(f"consent {record.consent_id} is gone")
@@ -187,12 +244,12 @@ def build_context(session: Session, record: Record, base_url: str) -> RecordCont
         consent_id=consent.id,
         status_at=None if record.kind == "consent_given" else status_at,
         reason=reason,
-        evidence=_raw_evidence(signatures),
+        evidence=_evidence(keyring, signatures),
     )
 
 
 def _addendum_context(
-    session: Session, record: Record, tenant: Tenant, verify_url: str, status_at: datetime
+    session: Session, keyring: Keyring, record: Record, tenant: Tenant, verify_url: str, status_at: datetime
 ) -> RecordContext:
     from consent import addenda
 
@@ -227,7 +284,7 @@ def _addendum_context(
         created_at=record.created_at.replace(microsecond=0),  # PDF Info dates have whole seconds
         addendum_id=addendum.id,
         status_at=None if record.kind == "addendum_signed" else status_at,
-        evidence=_raw_evidence(signatures),
+        evidence=_evidence(keyring, signatures),
     )
 
 
@@ -293,7 +350,7 @@ def produce(app: Flask, record_id: str) -> ProduceResult:
             if record is None or record.status == "sealed":
                 return ProduceResult(record_id, record.status if record else "missing")
             try:
-                ctx = build_context(session, record, app.config["BASE_URL"])
+                ctx = build_context(session, app.extensions["samtycke.keyring"], record, app.config["BASE_URL"])
             except RecordError as exc:
                 return _fail(factory, record_id, str(exc))
             except Exception as exc:  # a bug here must still leave the record visibly failed, not pending

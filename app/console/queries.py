@@ -297,11 +297,17 @@ class ErasurePreview:
     guardian_relations: int
     asset_links: int
     records: int
+    consents_ended: int  # consents the person signed for someone else, revoked by the erasure
+    records_remade: int  # records of those consents, made again without the person
 
 
 def erasure_preview(session: Session, tenant_id: str, person_id: str, now: datetime) -> ErasurePreview:
+    from consent import gdpr
     from consent.models import Signature
 
+    person = session.scalar(sa.select(Person).where(Person.tenant_id == tenant_id, Person.id == person_id))
+    assert person is not None
+    scope = gdpr.scope_of(session, None, person)
     consent_ids = sa.select(Consent.id).where(Consent.tenant_id == tenant_id, Consent.person_id == person_id)
     own_signers = sa.select(Signer.id).where(Signer.tenant_id == tenant_id, Signer.person_id == person_id)
 
@@ -323,4 +329,7 @@ def erasure_preview(session: Session, tenant_id: str, person_id: str, now: datet
         asset_links=count(sa.select(AssetLink.asset_id).where(
             AssetLink.tenant_id == tenant_id, AssetLink.person_id == person_id)),
         records=records,
+        consents_ended=len(gdpr.consents_to_end(session, scope, now)),
+        records_remade=count(sa.select(Record.id).where(
+            Record.tenant_id == tenant_id, Record.consent_id.in_(scope.signed_for))) if scope.signed_for else 0,
     )

@@ -90,8 +90,12 @@ class AssetPerson(MethodView):
     @blp.doc(**security("persons:write"))
     @blp.response(204)
     @blp.alt_response(404, schema=ProblemSchema, description="No such link.")
+    @blp.alt_response(
+        409, schema=ProblemSchema,
+        description="The person has been erased: their link keeps the asset at not allowed (reason erased).",
+    )
     def delete(self, asset_id: str, person_id: str) -> None:
-        """Remove a link (needs persons:write)."""
+        """Remove a link (needs persons:write); an erased person's link stays."""
         caller = current_caller()
         links.unlink(get_session(), caller.tenant_id, asset_id, person_id, caller.actor)
 

@@ -114,6 +114,8 @@ class PersonExportSchema(ma.Schema):
     asset_links = fields.List(fields.Dict())
     consents = fields.List(fields.Dict())
     signatures_given = fields.List(fields.Dict())
+    signing_attempts = fields.List(fields.Dict())
+    records = fields.List(fields.Dict())
     audit_events = fields.List(fields.Dict())
 
 
@@ -167,7 +169,7 @@ class PersonById(MethodView):
 
         Links and consents stay, so an asset showing the person answers "not allowed, erased"."""
         caller = current_caller()
-        gdpr.erase_person(get_session(), caller.tenant_id, person_id, caller.actor)
+        gdpr.erase_person(get_session(), _keyring(), caller.tenant_id, person_id, caller.actor)
 
 
 @blp.route("/persons/<string:person_id>/export")

@@ -183,3 +183,22 @@ def test_erase_needs_write_scope(make_api: Any) -> None:
     reader = make_api("acme", scopes="persons:read")
     assert_problem(reader.delete(f"/api/v1/persons/{pid}"), 403)
     assert reader.get(f"/api/v1/persons/{pid}").status_code == 200
+
+
+def test_an_erased_persons_link_stays_so_the_asset_never_turns_to_yes(app: Flask, api: Any) -> None:
+    web = {"key": "web", "label": {"sv": "Webb", "nb": "Nett", "en": "Web"}}
+    assert api.post("/api/v1/purposes", json=web).status_code == 201
+    _, child = family(api)
+    assert api.delete(f"/api/v1/persons/{child}").status_code == 204
+
+    # The link is the tombstone that keeps the asset at "no": removing it is refused and changes nothing.
+    body = assert_problem(api.delete(f"/api/v1/assets/IMG_1/persons/{child}"), 409)
+    assert body["type"] == "/problems/erased-person-link" and body["person_id"] == child
+    assert [p["person_id"] for p in api.get("/api/v1/assets/IMG_1/persons").get_json()["items"]] == [child]
+    rights = api.get("/api/v1/assets/IMG_1/usage-rights?purpose=web").get_json()
+    assert rights["allowed"] is False and rights["reason"] == "erased"
+    with app.extensions["samtycke.sessionmaker"]() as s:
+        types = list(s.scalars(sa.select(AuditEvent.type)))
+    assert "link.removed" not in types
+    # A link that never existed is still a plain 404.
+    assert_problem(api.delete(f"/api/v1/assets/IMG_9/persons/{child}"), 404)

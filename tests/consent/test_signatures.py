@@ -270,6 +270,27 @@ def test_all_guardians_must_sign_and_purposes_are_the_intersection(app: Any, acm
     assert audit_types(app, acme.tenant_id).count("consent.given") == 1
 
 
+def test_an_erased_guardians_wiped_signature_never_completes_a_consent(app: Any, acme: Any) -> None:
+    """A guardian erased before erasure revoked what they had signed (data from earlier versions):
+    their wiped signature counts as missing, so the other guardian's alone gives nothing."""
+    from consent.models import Person
+
+    child, g1, _ = _family(app, acme)
+    req = request_consent(acme, child)
+    s1, s2 = (s["id"] for s in req["signers"])
+    _record(app, s1, identity=identity(GUARDIAN_PN))
+    with tx(app) as s:
+        guardian = s.get(Person, g1)
+        guardian.name = guardian.pn_encrypted = guardian.pn_index = guardian.pn_masked = None
+        guardian.erased_at = utcnow()
+        signature = s.scalars(sa.select(Signature).where(Signature.signer_id == s1)).one()
+        signature.signer_name, signature.evidence, signature.visible_text = None, {"erased": True}, ""
+    _record(app, s2, identity=identity(GUARDIAN2_PN))
+    with tx(app) as s:
+        assert s.get(Consent, req["consent_id"]).status == "pending"
+    assert "consent.given" not in audit_types(app, acme.tenant_id)
+
+
 def test_one_guardian_is_enough_when_the_template_says_so(app: Any, acme: Any) -> None:
     make_template(acme, guardians_required="one")
     child, _, _ = _family(app, acme)

@@ -65,6 +65,6 @@ def gdpr_erase(person_id: str) -> Any:
     form = EraseForm()
     if not form.validate():
         return _erase_page(person_id, form, 422)
-    gdpr.erase_person(get_session(), staff.tenant_id, person_id, staff.actor)
+    gdpr.erase_person(get_session(), keyring(), staff.tenant_id, person_id, staff.actor)
     flash(_("The person's personal data has been erased. Linked assets now answer “not allowed”."), "ok")
     return redirect(url_for("console.gdpr"))
