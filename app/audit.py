@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,6 +86,154 @@ def append(
     return event
 
 
+# --- reading what is stored ----------------------------------------------------
+#
+# Readers never let the ORM convert these rows: a value changed behind the service's
+# back (a non-date ``at``, invalid JSON, ``'infinity'``) would make the conversion
+# raise and turn every page that lists the log into a 500. Each column is fetched as
+# the text the database holds and parsed here; what does not parse stays visible.
+
+_COLUMNS = ("id", "seq", "at", "type", "actor", "refs", "prev_hash", "hash")
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+SHOWN_LIMIT = 2000  # characters of a corrupt value that listings show
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One audit row as stored. A value that cannot be read as its type is None, and its
+    stored text is in ``stored`` under the column's name: such a row is ``corrupt``."""
+
+    id: str | None
+    seq: int | None
+    at: datetime | None
+    type: str | None
+    actor: str | None
+    refs: dict[str, Any] | None
+    prev_hash: str | None
+    hash: str | None
+    stored: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def corrupt(self) -> bool:
+        return bool(self.stored)
+
+    def recomputed_hash(self, tenant_id: str, prev_hash: str) -> str | None:
+        """The hash this row should carry after ``prev_hash``; None when the row cannot be hashed."""
+        if self.corrupt:
+            return None
+        assert self.seq is not None and self.at is not None and self.type is not None
+        assert self.actor is not None and self.refs is not None
+        try:
+            payload = canonical(tenant_id, self.seq, self.at, self.type, self.actor, self.refs)
+        except (ValueError, TypeError, OverflowError, RecursionError):
+            return None
+        return chain_hash(prev_hash, payload)
+
+
+def _as_stored(column: Any, dialect: str) -> sa.ColumnElement[Any]:
+    # SQLite returns whatever a value holds; as a BLOB, invalid UTF-8 cannot fail the whole query.
+    return sa.cast(column, sa.LargeBinary if dialect == "sqlite" else sa.Text)
+
+
+def _text(raw: object) -> str | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bytes | bytearray | memoryview):
+        return bytes(raw).decode("utf-8")  # UnicodeDecodeError is a ValueError: corrupt
+    return str(raw)
+
+
+def _shown(raw: object) -> str | None:
+    if isinstance(raw, bytes | bytearray | memoryview):
+        raw = bytes(raw).decode("utf-8", errors="replace")
+    if raw is None:
+        return None
+    text = str(raw)
+    return text if len(text) <= SHOWN_LIMIT else text[:SHOWN_LIMIT] + "…"
+
+
+def _parse_seq(text: str) -> int | None:
+    return int(text) if _INTEGER.fullmatch(text) else None
+
+
+def parse_stored_time(text: str) -> datetime:
+    """A stored timestamp: SQLite's ``2024-05-01 10:00:00.123456`` (UTC, no offset) or
+    PostgreSQL's ``2024-05-01 10:00:00.1234+00``. ``infinity``, ``… BC`` and anything else
+    raise ValueError."""
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)  # how UTCDateTime stores it on SQLite
+    return at.astimezone(UTC)
+
+
+def _parse_refs(text: str) -> dict[str, Any] | None:
+    refs = json.loads(text)
+    return refs if isinstance(refs, dict) else None
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "id": str, "seq": _parse_seq, "at": parse_stored_time, "type": str, "actor": str, "refs": _parse_refs,
+    "prev_hash": str, "hash": str,
+}
+
+
+def _stored_event(raw_row: Sequence[object]) -> StoredEvent:
+    values: dict[str, Any] = {}
+    stored: dict[str, str | None] = {}
+    for name, raw in zip(_COLUMNS, raw_row, strict=True):
+        try:
+            text = _text(raw)
+            value = None if text is None else _PARSERS[name](text)
+        except (ValueError, TypeError, OverflowError, RecursionError):
+            value = None
+        if value is None:
+            stored[name] = _shown(raw)
+        values[name] = value
+    return StoredEvent(**values, stored=stored)
+
+
+def _stored_columns(dialect: str) -> list[sa.ColumnElement[Any]]:
+    return [_as_stored(getattr(AuditEvent, name), dialect) for name in _COLUMNS]
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def stored_events(
+    session: Session,
+    tenant_id: str,
+    *,
+    after_seq: int | None = None,
+    before_seq: int | None = None,
+    newest_first: bool = False,
+    limit: int | None = None,
+    where: Sequence[sa.ColumnElement[bool]] = (),
+) -> list[StoredEvent]:
+    """The tenant's events as stored, in sequence order (or newest first)."""
+    query = sa.select(*_stored_columns(_dialect(session))).where(AuditEvent.tenant_id == tenant_id, *where)
+    if after_seq is not None:
+        query = query.where(AuditEvent.seq > after_seq)
+    if before_seq is not None:
+        query = query.where(AuditEvent.seq < before_seq)
+    query = query.order_by(AuditEvent.seq.desc() if newest_first else AuditEvent.seq)
+    if limit is not None:
+        query = query.limit(limit)
+    return [_stored_event(row) for row in session.execute(query)]
+
+
+def ref_text(session: Session, key: str) -> sa.ColumnElement[Any]:
+    """``refs[key]`` as text for SQL filters; NULL where refs is not valid JSON (SQLite's
+    json_extract raises on malformed JSON, which would fail the query for every row)."""
+    value = AuditEvent.refs[key].as_string()
+    if _dialect(session) == "sqlite":
+        return sa.case((sa.func.json_valid(AuditEvent.refs) == 1, value), else_=sa.null())
+    return value
+
+
+# --- verification --------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class ChainVerification:
     ok: bool
@@ -94,56 +243,80 @@ class ChainVerification:
 
 
 def verify(session: Session, tenant_id: str) -> ChainVerification:
-    """Walk the chain; name the first sequence number where it breaks."""
-    tenant = session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise LookupError(tenant_id)
+    """Walk the chain as stored; name the first sequence number where it breaks.
+
+    Any value that does not read as its type, any changed link or hash, a gap, and a
+    head on the tenant row that disagrees with the last event, are all breaks.
+    """
+    dialect = _dialect(session)
+    # One statement for the head and the events: a concurrent append is then either
+    # wholly seen or wholly unseen, never an event without its head.
     rows = session.execute(
-        sa.select(
-            AuditEvent.seq, AuditEvent.at, AuditEvent.type, AuditEvent.actor, AuditEvent.refs,
-            AuditEvent.prev_hash, AuditEvent.hash,
-        )
-        .where(AuditEvent.tenant_id == tenant_id)
+        sa.select(_as_stored(Tenant.audit_seq, dialect), _as_stored(Tenant.audit_head, dialect),
+                  *_stored_columns(dialect))
+        .select_from(Tenant)
+        .outerjoin(AuditEvent, AuditEvent.tenant_id == Tenant.id)
+        .where(Tenant.id == tenant_id)
         .order_by(AuditEvent.seq)
     )
     prev = GENESIS
     expected_seq = 1
     count = 0
-    for seq, at, type_, actor, refs, prev_hash, digest in rows:
-        if seq != expected_seq or prev_hash != prev:
+    head: tuple[object, object] | None = None
+    for row in rows:
+        head = (row[0], row[1])
+        event_raw = row[2:]
+        if event_raw[0] is None:
+            continue  # the outer join's row for a tenant without events
+        event = _stored_event(event_raw)
+        if event.seq != expected_seq or event.prev_hash != prev:
             # A gap or a changed link: deleted, inserted or reordered rows.
-            return ChainVerification(False, count, prev, first_bad_seq=min(seq, expected_seq))
-        if chain_hash(prev, canonical(tenant_id, seq, at, type_, actor, refs)) != digest:
-            return ChainVerification(False, count, prev, first_bad_seq=seq)
-        prev = digest
+            bad = expected_seq if event.seq is None else min(event.seq, expected_seq)
+            return ChainVerification(False, count, prev, first_bad_seq=bad)
+        digest = event.recomputed_hash(tenant_id, prev)
+        if digest is None or digest != event.hash:
+            return ChainVerification(False, count, prev, first_bad_seq=expected_seq)
+        prev = event.hash
         expected_seq += 1
         count += 1
-    if tenant.audit_seq != count or tenant.audit_head != prev:
-        # Rows missing from the tail: the head on the tenant row still remembers them.
-        return ChainVerification(False, count, prev, first_bad_seq=count + 1)
+    if head is None:
+        raise LookupError(tenant_id)
+    head_seq = _read_head_seq(head[0])
+    if head_seq != count or _read_or_none(head[1]) != prev:
+        # The head on the tenant row remembers rows missing from the tail, or does not
+        # know rows that were added behind it.
+        bad = count + 1 if head_seq is None or head_seq >= count else head_seq + 1
+        return ChainVerification(False, count, prev, first_bad_seq=bad)
     return ChainVerification(True, count, prev)
 
 
-def list_events(session: Session, tenant_id: str, *, after_seq: int = 0, limit: int = 100) -> list[AuditEvent]:
-    return list(
-        session.scalars(
-            sa.select(AuditEvent)
-            .where(AuditEvent.tenant_id == tenant_id, AuditEvent.seq > after_seq)
-            .order_by(AuditEvent.seq)
-            .limit(limit)
-        )
-    )
+def _read_or_none(raw: object) -> str | None:
+    try:
+        return _text(raw)
+    except ValueError:
+        return None
 
 
-def events_referring(session: Session, tenant_id: str, key: str, value: str, limit: int = 200) -> list[AuditEvent]:
+def _read_head_seq(raw: object) -> int | None:
+    text = _read_or_none(raw)
+    return None if text is None else _parse_seq(text)
+
+
+# --- listing ---------------------------------------------------------------------
+
+
+def list_events(session: Session, tenant_id: str, *, after_seq: int = 0, limit: int = 100) -> list[StoredEvent]:
+    return stored_events(session, tenant_id, after_seq=after_seq, limit=limit)
+
+
+def events_referring(session: Session, tenant_id: str, key: str, value: str, limit: int = 200) -> list[StoredEvent]:
     """Events whose refs name an object (for a person's or consent's trail); filtered in Python
     because JSON containment differs between SQLite and PostgreSQL."""
-    events = session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.tenant_id == tenant_id).order_by(AuditEvent.seq.desc())
-    )
-    found: list[AuditEvent] = []
-    for event in events:
-        if event.refs.get(key) == value or value in (event.refs.get(key + "s") or []):
+    found: list[StoredEvent] = []
+    for event in stored_events(session, tenant_id, newest_first=True):
+        refs = event.refs or {}
+        many = refs.get(key + "s")
+        if refs.get(key) == value or (isinstance(many, list) and value in many):
             found.append(event)
             if len(found) >= limit:
                 break

@@ -23,13 +23,29 @@ class AuditQueryArgsSchema(StrictSchema):
 
 
 class AuditEventSchema(ma.Schema):
-    seq = fields.Integer()
-    at = fields.DateTime()
-    type = fields.String()
-    actor = fields.String()
-    refs = fields.Dict()
-    prev_hash = fields.String()
-    hash = fields.String()
+    seq = fields.Integer(allow_none=True)
+    at = fields.DateTime(allow_none=True)
+    type = fields.String(allow_none=True)
+    actor = fields.String(allow_none=True)
+    refs = fields.Dict(allow_none=True)
+    prev_hash = fields.String(allow_none=True)
+    hash = fields.String(allow_none=True)
+    corrupt = fields.Boolean(
+        metadata={"description": "Present and true only when a stored value does not read as its type "
+                                 "(changed outside the service); such a value is null above."}
+    )
+    stored = fields.Dict(
+        keys=fields.String(), values=fields.String(allow_none=True),
+        metadata={"description": "For a corrupt row: the stored text of each unreadable value, by field."},
+    )
+
+    @ma.post_dump
+    def _only_when_corrupt(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        # Intact rows keep exactly the contract's fields.
+        if not data.get("corrupt"):
+            data.pop("corrupt", None)
+            data.pop("stored", None)
+        return data
 
 
 class AuditPageSchema(ma.Schema):
