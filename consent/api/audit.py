@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
@@ -13,6 +14,7 @@ from app import audit
 from app.auth import current_caller, require_scope
 from app.db import get_session
 from consent.schemas_common import StrictSchema, security
+from reports import anchors
 
 blp = Blueprint("audit", __name__, description="The tamper-evident audit log (one hash chain per tenant).")
 
@@ -52,11 +54,31 @@ class AuditPageSchema(ma.Schema):
     items = fields.List(fields.Nested(AuditEventSchema))
 
 
+class AnchorSchema(ma.Schema):
+    kind = fields.String(metadata={"description": "checkpoint (a signed, timestamped head) or record (a sealed PDF)."})
+    at = fields.DateTime(allow_none=True, metadata={"description": "The anchor's trusted (TSA) time."})
+
+
+class AnchorProblemSchema(ma.Schema):
+    kind = fields.String()
+    source = fields.String(metadata={"description": "file, database, or the id of the record."})
+    seq = fields.Integer(allow_none=True)
+
+
 class AuditVerifySchema(ma.Schema):
     ok = fields.Boolean()
     events = fields.Integer(metadata={"description": "Events verified (when ok)."})
     head = fields.String(metadata={"description": "Hash of the last event (when ok)."})
     first_bad_seq = fields.Integer(metadata={"description": "First broken sequence number (when not ok)."})
+    anchored_through = fields.Integer(
+        metadata={"description": "Highest seq that a signed checkpoint or a sealed record proves the chain "
+                                 "still holds (0: none); later events are not anchored yet."}
+    )
+    anchor = fields.Nested(AnchorSchema, allow_none=True, metadata={"description": "The anchor at anchored_through."})
+    anchor_problems = fields.List(
+        fields.Nested(AnchorProblemSchema),
+        metadata={"description": "Checkpoints or records whose own evidence does not verify."},
+    )
 
 
 @blp.route("/audit")
@@ -76,8 +98,14 @@ class AuditVerify(MethodView):
     @blp.doc(**security("audit:read"))
     @blp.response(200, AuditVerifySchema)
     def get(self) -> dict[str, Any]:
-        """Recompute the chain; names the first broken sequence number (needs audit:read)."""
-        result = audit.verify(get_session(), current_caller().tenant_id)
+        """Recompute the chain and hold it against its anchors; names the first broken sequence
+        number (needs audit:read)."""
+        result = anchors.verify_chain(get_session(), current_caller().tenant_id, anchors.anchoring(current_app))
+        anchoring = {
+            "anchored_through": result.anchored_through,
+            "anchor": {"kind": result.anchor_kind, "at": result.anchor_at} if result.anchor_kind else None,
+            "anchor_problems": list(result.anchor_problems),
+        }
         if result.ok:
-            return {"ok": True, "events": result.events, "head": result.head}
-        return {"ok": False, "first_bad_seq": result.first_bad_seq}
+            return {"ok": True, "events": result.events, "head": result.head, **anchoring}
+        return {"ok": False, "first_bad_seq": result.first_bad_seq, **anchoring}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +21,10 @@ from app.db import transaction
 
 
 @pytest.fixture
-def cli_env(app: Flask, database: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def cli_env(app: Flask, database: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAMTYCKE_DATABASE_URL", database.url)
-    monkeypatch.setenv("SAMTYCKE_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("SAMTYCKE_INSTANCE_PATH", app.instance_path)
+    monkeypatch.setenv("SAMTYCKE_BASE_URL", app.config["BASE_URL"])
     monkeypatch.setenv("SAMTYCKE_SECRET_KEY", app.config["SECRET_KEY"])
     monkeypatch.setenv("SAMTYCKE_DATA_KEY", app.config["DATA_KEY"])
     monkeypatch.setenv("SAMTYCKE_ENV", "development")

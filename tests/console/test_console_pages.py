@@ -411,6 +411,40 @@ def test_audit_pages_show_rows_changed_outside_the_service(
     assert _html(dpo, f"/console/persons/{seed.carl}")  # its event no longer names Carl; the page still answers
 
 
+def test_audit_log_shows_how_far_the_chain_is_anchored(app: Flask, seed: Seed, as_role: Any, api: Any) -> None:
+    from app.audit import AuditEvent
+    from app.models import Tenant
+    from reports.models import AuditCheckpoint
+
+    def head() -> int:
+        with app.extensions["samtycke.sessionmaker"]() as session:
+            return int(session.scalar(sa.select(Tenant.audit_seq).where(Tenant.id == seed.tenant_id)) or 0)
+
+    dpo = as_role("dpo")
+    events = head()
+    # The first look at a verified chain signs a checkpoint of its head.
+    html = _html(dpo, "/console/audit")
+    assert re.search(rf"Anchored through event number {events} by a signed checkpoint, timestamped <time ", html)
+    with app.extensions["samtycke.sessionmaker"]() as session:
+        assert session.scalars(sa.select(AuditCheckpoint.seq).where(AuditCheckpoint.tenant_id == seed.tenant_id)
+                               ).all() == [events]
+    # Another right away does not sign again (AUDIT_CHECKPOINT_SECONDS): the new event waits.
+    assert api.post("/api/v1/persons", json={"name": "Eva"}).status_code == 201
+    html = _html(dpo, "/console/audit")
+    assert f"Anchored through event number {events} by" in html and "1 later event is not anchored yet." in html
+
+    # Cut the tail back to before the checkpoint and rewind the head with it.
+    keep = events - 1
+    with app.extensions["samtycke.sessionmaker"]() as session, session.begin():
+        digest = session.scalar(sa.select(AuditEvent.hash).where(AuditEvent.tenant_id == seed.tenant_id,
+                                                                 AuditEvent.seq == keep))
+        session.execute(sa.delete(AuditEvent).where(AuditEvent.tenant_id == seed.tenant_id, AuditEvent.seq > keep))
+        session.execute(sa.update(Tenant).where(Tenant.id == seed.tenant_id).values(audit_seq=keep,
+                                                                                     audit_head=digest))
+    html = _html(dpo, "/console/audit")
+    assert f"Broken at event number {events}" in html and "Intact" not in html
+
+
 # --- language -----------------------------------------------------------------
 
 def test_language_switch_and_local_formats(seed: Seed, as_role: Any) -> None:
