@@ -72,7 +72,7 @@ def anchoring(app: Flask) -> Anchoring:
     directory = app.config.get("AUDIT_ANCHOR_DIR") or Path(app.instance_path) / "audit-anchors"
     return Anchoring(
         directory=Path(directory),
-        interval=timedelta(seconds=int(app.config.get("AUDIT_CHECKPOINT_SECONDS", 300))),
+        interval=timedelta(seconds=int(app.config.get("AUDIT_CHECKPOINT_SECONDS", 3600))),
         sealer=lambda: services.sealer(app),
         trust_roots=lambda: services.trust_roots(app),
         seal_certificate=lambda: services.seal_certificate(app),
