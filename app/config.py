@@ -94,6 +94,8 @@ def from_environment() -> dict[str, Any]:
         "SEAL_PKCS12": _env("SEAL_PKCS12"),
         "SEAL_PKCS12_PASSWORD": _env("SEAL_PKCS12_PASSWORD"),
         "TSA_URL": _env("TSA_URL"),
+        "AUDIT_ANCHOR_DIR": _env("AUDIT_ANCHOR_DIR"),
+        "AUDIT_CHECKPOINT_SECONDS": int(_env("AUDIT_CHECKPOINT_SECONDS", "3600") or "3600"),
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE", "memory://"),
         "PROXY_FIX": int(_env("PROXY_FIX", "0") or "0"),
         "WORKERS": int(_env("WORKERS", "0") or "0"),
@@ -108,6 +110,11 @@ DEFAULTS: dict[str, Any] = {
     "SEAL_PKCS12": None,
     "SEAL_PKCS12_PASSWORD": None,
     "TSA_URL": None,
+    # Signed checkpoints of each audit chain are appended here as well as to the database
+    # (default: {INSTANCE_PATH}/audit-anchors); production should ship it off the database host.
+    "AUDIT_ANCHOR_DIR": None,
+    # After a record is sealed, the head is checkpointed when the last checkpoint is older than this.
+    "AUDIT_CHECKPOINT_SECONDS": 3600,
     "BANKID_CERT": None,
     "BANKID_KEY": None,
     "BANKID_CA": None,

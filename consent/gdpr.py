@@ -23,7 +23,7 @@ from blinker import Namespace
 from sqlalchemy.orm import Session
 
 from app import audit
-from app.audit import AuditEvent
+from app.audit import StoredEvent
 from app.crypto import Keyring
 from app.db import utcnow
 from consent import consents as consent_service
@@ -334,7 +334,8 @@ def export_person(
         # Signatures the person gave for someone else (as a guardian).
         "signatures_given": [_signature(sig, scope) for sig in given_for_others],
         "audit_events": [
-            {"seq": e.seq, "at": _iso(e.at), "type": e.type, "actor": e.actor, "refs": e.refs}
+            {"seq": e.seq, "at": _iso(e.at), "type": e.type, "actor": e.actor, "refs": e.refs,
+             **({"corrupt": True, "stored": e.stored} if e.corrupt else {})}
             for e in _events_about(session, tenant_id, person.id, consent_ids, signer_ids)
         ],
     }
@@ -346,17 +347,12 @@ def export_person(
 
 def _events_about(
     session: Session, tenant_id: str, person_id: str, consent_ids: list[str], signer_ids: list[str]
-) -> list[AuditEvent]:
-    """Audit events naming the person, their consents or their signing links (filtered in SQL)."""
-    conditions = [AuditEvent.refs["person_id"].as_string() == person_id]
+) -> list[StoredEvent]:
+    """Audit events naming the person, their consents or their signing links (filtered in SQL,
+    read as stored so that a row changed outside the service cannot fail the export)."""
+    conditions = [audit.ref_text(session, "person_id") == person_id]
     if consent_ids:
-        conditions.append(AuditEvent.refs["consent_id"].as_string().in_(consent_ids))
+        conditions.append(audit.ref_text(session, "consent_id").in_(consent_ids))
     if signer_ids:
-        conditions.append(AuditEvent.refs["signer_id"].as_string().in_(signer_ids))
-    return list(
-        session.scalars(
-            sa.select(AuditEvent)
-            .where(AuditEvent.tenant_id == tenant_id, sa.or_(*conditions))
-            .order_by(AuditEvent.seq)
-        )
-    )
+        conditions.append(audit.ref_text(session, "signer_id").in_(signer_ids))
+    return audit.stored_events(session, tenant_id, where=[sa.or_(*conditions)])

@@ -58,16 +58,45 @@ USER_AGENT = "Samtycke-Webhooks/1"
 # --- URLs and addresses -------------------------------------------------------
 
 
+# NAT64's well-known prefix (RFC 6052): the last 32 bits are the IPv4 address reached.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to when it is a translation or tunnel form:
+    IPv4-mapped, 6to4 (2002::/16), Teredo (2001::/32: server and de-obfuscated client) and
+    NAT64 (64:ff9b::/96). Traffic to such an address ends up at the IPv4 address inside."""
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)
+    if ip in _NAT64:
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    return []
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified or ip.is_loopback)
+
+
 def is_public_address(address: str) -> bool:
     """May a webhook in production reach this IP address? Not loopback, private, link-local,
-    shared (CGNAT), multicast, reserved or unspecified; IPv4-mapped IPv6 is judged as IPv4."""
+    shared (CGNAT), multicast, reserved or unspecified. An IPv6 address that embeds an IPv4
+    address (mapped, 6to4, Teredo, NAT64) is judged by every IPv4 address inside it, whatever
+    the standard library thinks of the IPv6 prefix (that has changed between Python versions).
+    IPv4-compatible ``::a.b.c.d`` and the local-use NAT64 prefix ``64:ff9b:1::/48`` lie in the
+    reserved ``::/8`` and are always refused."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified or ip.is_loopback)
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded:
+            return all(_is_public(v4) for v4 in embedded)
+    return _is_public(ip)
 
 
 class UnsafeTarget(Exception):

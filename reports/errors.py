@@ -59,3 +59,11 @@ class PkiError(RecordError):
     status = 500
     type = "/problems/pki-error"
     title = "The record sealing certificates are unusable"
+
+
+class AnchorError(RecordError):
+    """An audit checkpoint could not be made to count (seal certificate, trust roots, TSA)."""
+
+    status = 500
+    type = "/problems/audit-checkpoint-failed"
+    title = "The audit checkpoint could not be made"

@@ -35,3 +35,20 @@ class Record(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sealed_at: Mapped[datetime | None] = mapped_column(default=None)
     last_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuditCheckpoint(Base):
+    """A signed checkpoint of a tenant's audit chain head: ``payload`` is the exact JSON that
+    was signed (tenant, seq, head hash, time), ``signature`` a detached CMS by the seal key
+    with an RFC 3161 timestamp. The same pair is appended to a file outside the database,
+    which is what someone with database access alone cannot rewind."""
+
+    __tablename__ = "audit_checkpoints"
+    __table_args__ = (sa.Index("ix_audit_checkpoints_tenant_seq", "tenant_id", "seq"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(sa.Integer)
+    payload: Mapped[str] = mapped_column(sa.Text)
+    signature: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -167,6 +167,21 @@ class Sealer:
     def level(self) -> PadesLevel:
         return "B-LTA" if self._validation_context is not None else "B-T"
 
+    def sign_detached(self, data: bytes) -> bytes:
+        """A detached CMS SignedData (DER) over ``data`` by the seal key, with an RFC 3161
+        signature timestamp from the same TSA as the records (audit checkpoints use it)."""
+        try:
+            signed = run_sync(
+                self._signer.async_sign_general_data(
+                    data, MD_ALGORITHM, detached=True, timestamper=self._timestamper
+                )
+            )
+        except TimestampRequestError as exc:
+            raise TimestampUnavailable(f"timestamp authority failed: {exc}") from exc
+        except (SigningError, ValueError) as exc:
+            raise SealingFailed(f"{type(exc).__name__}: {exc}") from exc
+        return bytes(signed.dump())
+
     @classmethod
     def from_local_pki(cls, pki: LocalPki) -> Sealer:
         roots = [_asn1_cert(pki.root_cert)]

@@ -332,6 +332,27 @@ def trust_roots(app: Flask) -> list[Any]:
     return list(cached)
 
 
+def seal_certificate(app: Flask) -> Any:
+    """The seal certificate: audit checkpoints count only when signed with its subject."""
+    cached = app.extensions.get("samtycke.seal_certificate")
+    if cached is None:
+        from pathlib import Path
+
+        from cryptography.hazmat.primitives.serialization import pkcs12
+
+        if app.config.get("SEAL_PKCS12"):
+            password = app.config.get("SEAL_PKCS12_PASSWORD")
+            _key, cached, _chain = pkcs12.load_key_and_certificates(
+                Path(app.config["SEAL_PKCS12"]).read_bytes(), password.encode() if password else None
+            )
+        else:
+            from reports.pki import ensure_local_pki
+
+            cached = ensure_local_pki(Path(app.instance_path) / "pki", app.config["BASE_URL"]).seal_cert
+        app.extensions["samtycke.seal_certificate"] = cached
+    return cached
+
+
 @dataclass(frozen=True)
 class ProduceResult:
     record_id: str
@@ -379,6 +400,12 @@ def produce(app: Flask, record_id: str) -> ProduceResult:
             record.failure_reason = None
             record.attempts += 1
             record.last_attempt_at = utcnow()
+            tenant_id = record.tenant_id
+        from reports.anchors import checkpoint_after_seal, remember_sealed
+
+        remember_sealed(app, tenant_id, record_id, sealed, ctx.audit_event_hash)
+        # A natural point to anchor the audit chain: the record just sealed holds its event's hash.
+        checkpoint_after_seal(app, tenant_id)
     return ProduceResult(record_id, "sealed")
 
 

@@ -21,12 +21,14 @@ from io import BytesIO
 from typing import Any
 
 import pikepdf
+from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import async_validate_pdf_signature, async_validate_pdf_timestamp
+from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel, TimestampSignatureStatus
 from pyhanko_certvalidator import ValidationContext
@@ -168,6 +170,53 @@ async def _verify(
         problems=problems,
         **ids,
     )
+
+
+def sealed_audit_event_hash(pdf_bytes: bytes) -> str | None:
+    """``auditEventHash`` from the evidence the seal covers; None when there is none to read.
+    Only meaningful for a record :func:`verify_record` found valid."""
+    try:
+        reader = PdfFileReader(BytesIO(pdf_bytes), strict=False)
+        seals = [s for s in reader.embedded_signatures if s.sig_object_type == "/Sig"]
+        evidence = _signed_evidence(pdf_bytes, seals[0]) if seals else None
+    except Exception:  # hostile bytes: no answer rather than a crash
+        log.info("reading a record's evidence failed", exc_info=True)
+        return None
+    return _str_or_none((evidence or {}).get("auditEventHash"))
+
+
+def verify_detached(
+    data: bytes, signature: bytes, *, trust_roots: list[x509.Certificate], signer: x509.Certificate
+) -> datetime | None:
+    """The trusted RFC 3161 time of a detached CMS signature over ``data``, or None unless the
+    signature is intact, valid, chains to ``trust_roots``, carries a trusted signature timestamp
+    and was made by a certificate with ``signer``'s subject (so another certificate of the same
+    CA does not do). Never raises."""
+    try:
+        return run_sync(_verify_detached(data, signature, trust_roots, signer))
+    except Exception:  # a verifier answers; it does not crash on hostile input
+        log.info("detached signature verification failed", exc_info=True)
+        return None
+
+
+async def _verify_detached(
+    data: bytes, signature: bytes, trust_roots: list[x509.Certificate], signer: x509.Certificate
+) -> datetime | None:
+    info = cms.ContentInfo.load(signature)
+    if info["content_type"].native != "signed_data":
+        return None
+    roots = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in trust_roots]
+    context = ValidationContext(trust_roots=roots, allow_fetching=False)
+    status = await async_validate_detached_cms(data, info["content"], signer_validation_context=context)
+    if not (status.intact and status.valid and status.trusted) or status.signing_cert is None:
+        return None
+    if status.signing_cert.subject.dump() != signer.subject.public_bytes():
+        return None
+    tst = status.timestamp_validity
+    if tst is None or not _timestamp_ok(tst):
+        return None
+    timestamp: datetime = tst.timestamp
+    return timestamp
 
 
 def _timestamp_ok(status: TimestampSignatureStatus) -> bool:

@@ -15,7 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.audit import AuditEvent
+from app import audit
+from app.audit import StoredEvent
 from consent.consents import STATUSES
 from consent.models import AssetLink, Consent, ConsentRequest, Person, PersonGuardian, Signer
 from reports import services as records
@@ -242,34 +243,23 @@ def trail(
     consent_ids: Sequence[str] = (),
     addendum_id: str | None = None,
     limit: int = 200,
-) -> list[AuditEvent]:
+) -> list[StoredEvent]:
     """Audit events that name a person, some consents or an addendum, oldest first."""
-    refs = AuditEvent.refs
     conditions: list[sa.ColumnElement[bool]] = []
     if person_id:
-        conditions.append(refs["person_id"].as_string() == person_id)
+        conditions.append(audit.ref_text(session, "person_id") == person_id)
     if consent_ids:
-        conditions.append(refs["consent_id"].as_string().in_(list(consent_ids)))
+        conditions.append(audit.ref_text(session, "consent_id").in_(list(consent_ids)))
     if addendum_id:
-        conditions.append(refs["addendum_id"].as_string() == addendum_id)
+        conditions.append(audit.ref_text(session, "addendum_id") == addendum_id)
     if not conditions:
         return []
-    return list(
-        session.scalars(
-            sa.select(AuditEvent)
-            .where(AuditEvent.tenant_id == tenant_id, sa.or_(*conditions))
-            .order_by(AuditEvent.seq)
-            .limit(limit)
-        )
-    )
+    return audit.stored_events(session, tenant_id, where=[sa.or_(*conditions)], limit=limit)
 
 
-def audit_page(session: Session, tenant_id: str, *, before_seq: int | None, limit: int = 50) -> list[AuditEvent]:
+def audit_page(session: Session, tenant_id: str, *, before_seq: int | None, limit: int = 50) -> list[StoredEvent]:
     """The newest events first, ``limit`` at a time, older than ``before_seq`` when given."""
-    query = sa.select(AuditEvent).where(AuditEvent.tenant_id == tenant_id)
-    if before_seq is not None:
-        query = query.where(AuditEvent.seq < before_seq)
-    return list(session.scalars(query.order_by(AuditEvent.seq.desc()).limit(limit)))
+    return audit.stored_events(session, tenant_id, before_seq=before_seq, newest_first=True, limit=limit)
 
 
 def signers_of_consent(session: Session, tenant_id: str, consent_id: str) -> list[Signer]:

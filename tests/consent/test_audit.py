@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +16,11 @@ from app.db import transaction
 
 
 @pytest.fixture
-def cli_env(app: Flask, database: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def cli_env(app: Flask, database: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same deployment as the app: database, instance folder (seal key, anchor files) and URL.
     monkeypatch.setenv("SAMTYCKE_DATABASE_URL", database.url)
-    monkeypatch.setenv("SAMTYCKE_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("SAMTYCKE_INSTANCE_PATH", app.instance_path)
+    monkeypatch.setenv("SAMTYCKE_BASE_URL", app.config["BASE_URL"])
     monkeypatch.setenv("SAMTYCKE_SECRET_KEY", app.config["SECRET_KEY"])
     monkeypatch.setenv("SAMTYCKE_DATA_KEY", app.config["DATA_KEY"])
     monkeypatch.setenv("SAMTYCKE_ENV", "development")
@@ -61,7 +62,8 @@ def test_verify_intact_chain(api: Any) -> None:
     seed_events(api, 2)
     body = api.get("/api/v1/audit/verify").get_json()
     last = api.get("/api/v1/audit").get_json()["items"][-1]
-    assert body == {"ok": True, "events": 4, "head": last["hash"]}
+    assert body == {"ok": True, "events": 4, "head": last["hash"], "anchored_through": 0, "anchor": None,
+                    "anchor_problems": []}
 
 
 def test_audit_is_per_tenant(api: Any, other_api: Any) -> None:
@@ -117,7 +119,8 @@ def test_tampering_is_detected_by_api_and_cli(
         tamper(s, api.tenant_id)
 
     body = api.get("/api/v1/audit/verify").get_json()
-    assert body == {"ok": False, "first_bad_seq": first_bad}
+    assert {k: body[k] for k in ("ok", "first_bad_seq")} == {"ok": False, "first_bad_seq": first_bad}
+    assert "events" not in body and "head" not in body
     result = runner.invoke(main, ["audit", "verify", "--tenant", "acme"])
     assert result.exit_code == 1
     assert f"sequence number {first_bad}" in result.output

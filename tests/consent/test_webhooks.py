@@ -599,6 +599,9 @@ def test_openapi_documents_the_webhook_paths(app: Flask) -> None:
         "https://169.254.169.254/latest/meta-data",
         "https://[::1]/hook",
         "https://[::ffff:192.168.0.1]/hook",
+        "https://[2002:a9fe:a9fe::1]/latest/meta-data",  # 6to4 around 169.254.169.254
+        "https://[2001:0:4136:e378:8000:63bf:3f57:fef5]/hook",  # Teredo, client 192.168.1.10
+        "https://[64:ff9b::a00:8]/hook",  # NAT64 around 10.0.0.8
     ],
 )
 def test_production_needs_https_to_a_public_host(
@@ -631,6 +634,8 @@ def test_production_refuses_to_send_to_private_addresses(
     assert row.last_error == "refused: the host resolves to a non-public address"
 
 
+# Teredo addresses below: server 65.54.227.120; the client part is stored XOR 0xffff...
+# so 3f57:fef5 is 192.168.1.10, f7f7:fefe is 8.8.1.1 and ff00:fffe is 0.255.0.1.
 @pytest.mark.parametrize(
     ("address", "public"),
     [
@@ -639,6 +644,22 @@ def test_production_refuses_to_send_to_private_addresses(
         ("0.0.0.0", False),  # noqa: S104 - an address under test; nothing binds to it
         ("::1", False), ("fe80::1", False), ("fc00::1", False), ("::ffff:127.0.0.1", False), ("::", False),
         ("nonsense", False), ("8.8.8.8", True), ("2606:4700:4700::1111", True),
+        # IPv4-mapped
+        ("::ffff:10.0.0.1", False), ("::ffff:169.254.169.254", False), ("::ffff:8.8.8.8", True),
+        # 6to4: 2002:AABB:CCDD::/48 carries AA.BB.CC.DD
+        ("2002:7f00:1::1", False), ("2002:c0a8:101::1", False), ("2002:a00:1::", False),
+        ("2002:a9fe:a9fe::1", False), ("2002:6440:1::1", False), ("2002:e000:1::1", False),
+        ("2002:0:0::1", False), ("2002:808:808::1", True),
+        # Teredo: the server or the client may be private
+        ("2001:0:4136:e378:8000:63bf:3f57:fef5", False), ("2001:0:a00:1:8000:63bf:f7f7:fefe", False),
+        ("2001:0:4136:e378:8000:63bf:ff00:fffe", False), ("2001:0:4136:e378:8000:63bf:f7f7:fefe", True),
+        # NAT64 (well-known prefix) judged by the IPv4 address it translates to
+        ("64:ff9b::7f00:1", False), ("64:ff9b::192.168.1.1", False), ("64:ff9b::a9fe:a9fe", False),
+        ("64:ff9b::8.8.8.8", True),
+        # local-use NAT64 and IPv4-compatible addresses are reserved whatever they embed
+        ("64:ff9b:1::c0a8:101", False), ("64:ff9b:1::808:808", False),
+        ("::192.168.1.1", False), ("::127.0.0.1", False), ("::8.8.8.8", False),
+        ("2002:c0a8:101::1%eth0", False),
     ],
 )
 def test_public_address_rule(address: str, public: bool) -> None:
@@ -660,6 +681,15 @@ def test_production_connects_to_the_checked_address(monkeypatch: pytest.MonkeyPa
     assert target.url == "https://93.184.215.14:8443/hooks?x=1"
     assert target.headers == {"Host": "dam.example:8443"}
     assert target.extensions == {"sni_hostname": "dam.example"}  # the certificate is checked for the name
+
+
+@pytest.mark.parametrize("address", ["2002:a9fe:a9fe::1", "2001:0:4136:e378:8000:63bf:3f57:fef5", "64:ff9b::a00:5"])
+def test_production_refuses_a_name_resolving_to_a_tunnelled_private_address(
+    monkeypatch: pytest.MonkeyPatch, address: str
+) -> None:
+    monkeypatch.setattr(socket, "getaddrinfo", _resolver(address))
+    with pytest.raises(webhook_sending.UnsafeTarget):
+        webhook_sending.pin_public_target("https://tunnel.example/hook")
 
 
 def test_production_refuses_a_name_with_any_private_address(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -384,6 +384,67 @@ def test_audit_log_shows_events_and_verification(app: Flask, seed: Seed, as_role
     assert f"Broken at event number {broken_seq}" in html
 
 
+def test_audit_pages_show_rows_changed_outside_the_service(
+    app: Flask, seed: Seed, as_role: Any, database: Any
+) -> None:
+    """Values the ORM could not read (per backend, what each accepts) break neither the log nor a trail."""
+    bad_at = "not a date" if database.backend == "sqlite" else "infinity"
+    bad_refs = "{not json" if database.backend == "sqlite" else '["person_id"]'
+    refs_value = "CAST(:v AS json)" if database.backend == "postgresql" else ":v"
+    with app.extensions["samtycke.sessionmaker"]() as session, session.begin():
+        seqs = session.execute(sa.text(
+            "SELECT seq FROM audit_events WHERE tenant_id = :t AND type = 'person.created' ORDER BY seq"
+        ), {"t": seed.tenant_id}).scalars().all()
+        anna_seq, carl_seq = seqs[0], seqs[1]
+        session.execute(sa.text("UPDATE audit_events SET at = :v WHERE tenant_id = :t AND seq = :s"),
+                        {"v": bad_at, "t": seed.tenant_id, "s": anna_seq})
+        session.execute(sa.text(f"UPDATE audit_events SET refs = {refs_value} WHERE tenant_id = :t AND seq = :s"),
+                        {"v": bad_refs, "t": seed.tenant_id, "s": carl_seq})
+    dpo = as_role("dpo")
+    html = _html(dpo, "/console/audit")
+    assert f"Broken at event number {anna_seq}" in html
+    rows = {int(m.group(1)): m.group(0) for m in re.finditer(r"<tr[^>]*>\s*<td>(\d+).*?</tr>", html, re.S)}
+    assert "Unreadable" in rows[anna_seq] and f"<code class=\"stored\">{bad_at}</code>" in rows[anna_seq]
+    assert "Unreadable" in rows[carl_seq] and "Unreadable" not in rows[anna_seq + 2]
+    person = _html(dpo, f"/console/persons/{seed.anna}")
+    assert "Unreadable" in person and "person.created" in person
+    assert _html(dpo, f"/console/persons/{seed.carl}")  # its event no longer names Carl; the page still answers
+
+
+def test_audit_log_shows_how_far_the_chain_is_anchored(app: Flask, seed: Seed, as_role: Any, api: Any) -> None:
+    from app.audit import AuditEvent
+    from app.models import Tenant
+    from reports.models import AuditCheckpoint
+
+    def head() -> int:
+        with app.extensions["samtycke.sessionmaker"]() as session:
+            return int(session.scalar(sa.select(Tenant.audit_seq).where(Tenant.id == seed.tenant_id)) or 0)
+
+    dpo = as_role("dpo")
+    events = head()
+    # The first look at a verified chain signs a checkpoint of its head.
+    html = _html(dpo, "/console/audit")
+    assert re.search(rf"Anchored through event number {events} by a signed checkpoint, timestamped <time ", html)
+    with app.extensions["samtycke.sessionmaker"]() as session:
+        assert session.scalars(sa.select(AuditCheckpoint.seq).where(AuditCheckpoint.tenant_id == seed.tenant_id)
+                               ).all() == [events]
+    # Another right away does not sign again (AUDIT_CHECKPOINT_SECONDS): the new event waits.
+    assert api.post("/api/v1/persons", json={"name": "Eva"}).status_code == 201
+    html = _html(dpo, "/console/audit")
+    assert f"Anchored through event number {events} by" in html and "1 later event is not anchored yet." in html
+
+    # Cut the tail back to before the checkpoint and rewind the head with it.
+    keep = events - 1
+    with app.extensions["samtycke.sessionmaker"]() as session, session.begin():
+        digest = session.scalar(sa.select(AuditEvent.hash).where(AuditEvent.tenant_id == seed.tenant_id,
+                                                                 AuditEvent.seq == keep))
+        session.execute(sa.delete(AuditEvent).where(AuditEvent.tenant_id == seed.tenant_id, AuditEvent.seq > keep))
+        session.execute(sa.update(Tenant).where(Tenant.id == seed.tenant_id).values(audit_seq=keep,
+                                                                                     audit_head=digest))
+    html = _html(dpo, "/console/audit")
+    assert f"Broken at event number {events}" in html and "Intact" not in html
+
+
 # --- language -----------------------------------------------------------------
 
 def test_language_switch_and_local_formats(seed: Seed, as_role: Any) -> None:
