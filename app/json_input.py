@@ -43,7 +43,8 @@ def _deeper_than(value: dict[str, Any] | list[Any], limit: int) -> bool:
 
 
 def loads(data: str | bytes | bytearray) -> Any:
-    """Parse a JSON text; every failure (bad syntax, not UTF-8, too deep) is a ``json.JSONDecodeError``."""
+    """Parse a JSON text; every failure (bad syntax, not UTF-8, too deep, a number too long to convert)
+    is a ``json.JSONDecodeError``."""
     if isinstance(data, bytes | bytearray):
         try:
             text = bytes(data).decode("utf-8")
@@ -55,6 +56,10 @@ def loads(data: str | bytes | bytearray) -> Any:
         value = json.loads(text)
     except RecursionError:
         raise JSONTooDeep() from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:  # a number longer than Python converts (4,300 digits)
+        raise json.JSONDecodeError(str(exc), "(number too long)", 0) from None
     # Only a text with more opening brackets than the limit can be too deep; most have a handful.
     if isinstance(value, dict | list) and text.count("[") + text.count("{") > MAX_DEPTH and _deeper_than(
         value, MAX_DEPTH

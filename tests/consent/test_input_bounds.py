@@ -52,10 +52,14 @@ def _json_operations(api: Any) -> list[tuple[str, str]]:
     return found
 
 
-# --- JSON nested too deep --------------------------------------------------------------------
+# --- JSON too deep or too long to parse --------------------------------------------------------------------
 
-@pytest.mark.parametrize("body", [DEEP_UNCLOSED, DEEP_WELL_FORMED], ids=["unclosed-100k", "well-formed-70-deep"])
-def test_deeply_nested_json_to_every_json_operation_is_an_ordinary_400(acme: Any, body: bytes) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [DEEP_UNCLOSED, DEEP_WELL_FORMED, b'{"key": ' + b"9" * 5000 + b"}"],
+    ids=["unclosed-100k", "well-formed-70-deep", "number-of-5000-digits"],
+)
+def test_json_no_parser_should_take_is_an_ordinary_400_at_every_json_operation(acme: Any, body: bytes) -> None:
     before = audit_types(acme.http.application, acme.tenant_id)
     operations = _json_operations(acme)
     assert len(operations) >= 10  # purposes, persons, links, templates, requests, rights, addenda, ...
