@@ -171,3 +171,53 @@ def test_forged_person_cursor_at_the_ends_of_the_calendar_is_422(acme: Any, crea
 def test_forged_consent_cursor_is_400(acme: Any, raw: str) -> None:
     cursor = base64.urlsafe_b64encode(raw.encode()).decode()
     _problem(acme.get(f"/api/v1/consents?cursor={cursor}"), 400)
+
+
+def _request_integers(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every integer a client can send: query and path parameters, and request bodies (through $ref)."""
+    components = spec.get("components", {}).get("schemas", {})
+    found: list[tuple[str, dict[str, Any]]] = []
+
+    def walk(where: str, node: Any, seen: frozenset[str]) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                name = ref.rsplit("/", 1)[-1]
+                if name not in seen:
+                    walk(f"{where}>{name}", components.get(name, {}), seen | {name})
+                return
+            if node.get("type") == "integer":
+                found.append((where, node))
+            for key, child in node.items():
+                walk(f"{where}.{key}", child, seen)
+        elif isinstance(node, list):
+            for child in node:
+                walk(where, child, seen)
+
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                walk(f"{method.upper()} {path} ?{parameter['name']}", parameter.get("schema", {}), frozenset())
+            walk(f"{method.upper()} {path} body", operation.get("requestBody", {}), frozenset())
+    return found
+
+
+def test_every_integer_a_client_sends_is_documented_within_the_database_range(api: Any) -> None:
+    # A field declared with marshmallow's own Integer (not schemas_common.Integer) would show no such bounds.
+    integers = _request_integers(api.http.get("/openapi.json").get_json())
+    assert len(integers) >= 6  # version, limits, after_seq, validity_days, minor_age, ...
+    unbounded = [where for where, schema in integers
+                 if not (schema.get("minimum", -(2**63)) >= -(2**31) and schema.get("maximum", 2**63) <= 2**31 - 1)]
+    assert unbounded == []
+
+
+def test_absurd_sizes_are_4xx_problems_not_server_errors(api: Any) -> None:
+    assert "q" in _problem(api.get("/api/v1/persons?q=" + "x" * 1_000_000), 422)["errors"]
+    many = "&".join(f"p{i}=1" for i in range(50_000))
+    assert api.get(f"/api/v1/persons?{many}").status_code == 200  # unknown parameters are ignored
+    _problem(api.post("/api/v1/purposes", data=b'"' + b"x" * 21_000_000 + b'"',
+                      headers={"Content-Type": "application/json"}), 413)
+    _problem(api.post("/api/v1/purposes", data={f"f{i}": "v" for i in range(2_000)},
+                      headers={"Content-Type": "multipart/form-data"}), 413)
