@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from app import config as config_module
 from app import errors
 from app.db import make_engine, make_sessionmaker
+from app.json_input import JSONProvider
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         RATELIMIT_STORAGE_URI=settings["RATELIMIT_STORAGE_URI"],
         RATELIMIT_HEADERS_ENABLED=True,
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    # Every JSON body, whoever reads it, goes through the one bounded parser.
+    app.json = JSONProvider(app)
     if settings.get("PROXY_FIX"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -9,12 +9,12 @@ exist (404); a field or parameter that holds it is invalid (422, naming it).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import request
 
 from app.errors import NotFound, Unprocessable
+from app.json_input import loads
 
 MESSAGE = "Contains characters that cannot be stored (NUL or an unpaired surrogate)."
 
@@ -72,9 +72,9 @@ def reject_unstorable_input() -> None:
     if b"\\u" not in body and b"\x00" not in body:
         return
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return  # malformed JSON is answered by the parser with its own 400
+        data = loads(body)
+    except ValueError:
+        return  # malformed (or too deep) JSON is answered by the parser with its own 400
     bad = _bad_paths(data)
     if bad:
         _refuse(bad)

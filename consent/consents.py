@@ -17,9 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app import audit
+from app.bounds import storable_instant
 from app.errors import BadRequest, Conflict, Unprocessable
 from consent.models import AssetLink, Consent, Signer
 from consent.queries import get_scoped
+from consent.schemas_common import is_plain_id
 from reports.models import Record
 
 STATUSES = ("pending", "given", "refused", "withdrawn", "revoked", "expired")
@@ -53,10 +55,12 @@ def _encode_cursor(consent: Consent) -> str:
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         created, consent_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        at = datetime.fromisoformat(created)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
+        # A forged instant near year 1 or 9999 would overflow when the query converts it to UTC,
+        # and a forged id could hold what no database stores (NUL).
+        at = storable_instant(datetime.fromisoformat(created))
+    except (ValueError, binascii.Error):
         at = None
-    if at is None or at.tzinfo is None:
+    if at is None or not is_plain_id(consent_id):
         raise BadRequest("The cursor is not one this API gave out.")
     return at, consent_id
 

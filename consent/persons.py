@@ -18,9 +18,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from app import audit
+from app.bounds import storable_instant
 from app.crypto import Keyring
 from app.db import utcnow
 from app.errors import Conflict, NotFound, Unprocessable
+from app.json_input import loads
 from consent import personal_numbers
 from consent.models import Person, PersonGuardian
 from consent.schemas_common import is_plain_id
@@ -297,11 +299,12 @@ def _encode_cursor(person: Person) -> str:
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, person_id = json.loads(raw)
-        at = datetime.fromisoformat(created)
-        if at.tzinfo is None or not isinstance(person_id, str) or not is_plain_id(person_id):
+        created, person_id = loads(raw)
+        # A forged instant near year 1 or 9999 would overflow when the query converts it to UTC.
+        at = storable_instant(datetime.fromisoformat(created))
+        if at is None or not isinstance(person_id, str) or not is_plain_id(person_id):
             raise ValueError("bad cursor")
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, binascii.Error):
         raise Unprocessable(
             "cursor is not a cursor this API gave out.", errors={"cursor": ["Not a valid cursor."]}
         ) from None

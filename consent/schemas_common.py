@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime
 from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from app import bounds
 from consent import personal_numbers
 
 LOCALES = ("sv", "nb", "en")
@@ -96,6 +98,50 @@ class Number(fields.Float):
         if not math.isfinite(value):
             raise ma.ValidationError("Not a finite number.")
         return float(value)
+
+
+class Integer(fields.Integer):
+    """An integer the database can store (32-bit signed), whatever narrower range the field sets.
+
+    Query parameters arrive as text, so this accepts ``"12"``; JSON bodies use :class:`StrictInteger`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        given = kwargs.pop("validate", None)
+        extra = [] if given is None else list(given) if isinstance(given, list | tuple) else [given]
+        storable_range = validate.Range(
+            min=bounds.INT_MIN, max=bounds.INT_MAX, error="Must be between {min} and {max}."
+        )
+        super().__init__(validate=[storable_range, *extra], **kwargs)
+
+
+class StrictInteger(Integer):
+    """A JSON integer: no strings, no booleans, no fractions."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool):
+            raise ma.ValidationError("Not a valid integer.")
+        return int(super()._deserialize(value, attr, data, **kwargs))
+
+
+class Instant(fields.AwareDateTime):
+    """An ISO 8601 instant with its offset, loaded in UTC, within the years the service keeps
+    (1900 to 9998, see :mod:`app.bounds`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"example": "2026-05-01T12:00:00+02:00", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        loaded = super()._deserialize(value, attr, data, **kwargs)
+        utc = bounds.storable_instant(loaded)
+        if utc is None:
+            raise ma.ValidationError(
+                f"Must lie between {bounds.MIN_INSTANT:%Y-%m-%d} and {bounds.MAX_INSTANT:%Y-%m-%d} (UTC)."
+            )
+        return utc
 
 
 class PersonalNumber(fields.String):
@@ -201,7 +247,7 @@ class RegionSchema(StrictSchema):
 
 
 class PaginationArgsSchema(StrictSchema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    limit = Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String(
         validate=[validate.Length(max=500), storable],
         metadata={"description": "The next_cursor of the previous page."},

@@ -17,8 +17,11 @@ from consent.schemas_common import (
     MAX_ASSET_ID,
     SLUG_PATTERN,
     Email,
+    Instant,
+    Integer,
     ObjectId,
     PersonalNumber,
+    StrictInteger,
     StrictSchema,
     Text,
     check_asset_id,
@@ -27,18 +30,6 @@ from consent.schemas_common import (
 BATCH_LIMIT = 10_000
 MAX_BODY = 10_000  # characters of Markdown per locale: it must fit in the BankID app's visible text
 _CONTROL_EXCEPT_WHITESPACE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-class StrictInteger(fields.Integer):
-    """A JSON integer: no strings, no booleans, no fractions."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(strict=True, **kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        if isinstance(value, bool):
-            raise ma.ValidationError("Not a valid integer.")
-        return int(super()._deserialize(value, attr, data, **kwargs))
 
 
 class Markdown(fields.String):
@@ -142,7 +133,7 @@ class TemplateListSchema(ma.Schema):
 
 
 class TemplateVersionArgsSchema(ma.Schema):
-    version = fields.Integer(validate=validate.Range(min=1))
+    version = Integer(validate=validate.Range(min=1))
 
 
 # --- consent requests -------------------------------------------------------------
@@ -152,7 +143,7 @@ class ConsentRequestCreateSchema(StrictSchema):
     template = Key(required=True, metadata={"description": "The template key; its latest version is used."})
     purposes = fields.List(Key(), allow_none=True, validate=validate.Length(min=1, max=50))
     asset_ids = AssetIdList(allow_none=True, metadata={"description": "Null or absent: every asset of the person."})
-    valid_until = fields.AwareDateTime(allow_none=True)
+    valid_until = Instant(allow_none=True)
     locale = fields.String(allow_none=True, validate=validate.OneOf(LOCALES))
 
 
@@ -191,7 +182,7 @@ class ConsentQueryArgsSchema(ma.Schema):
     asset_id = fields.String(validate=validate.Length(min=1, max=MAX_ASSET_ID))
     status = fields.String(validate=validate.OneOf(STATUSES))
     purpose = fields.String(validate=validate.Length(min=1, max=64))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     cursor = fields.String(validate=validate.Length(max=500))
 
 
@@ -255,7 +246,7 @@ def _plus_from_query(data: Any) -> Any:
 
 class RightsQueryArgsSchema(ma.Schema):
     purpose = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    at = fields.AwareDateTime(metadata={"description": "ISO 8601 with offset; default now."})
+    at = Instant(metadata={"description": "ISO 8601 with offset; default now."})
 
     @ma.pre_load
     def _fix_plus(self, data: Any, **kwargs: Any) -> Any:
@@ -265,7 +256,7 @@ class RightsQueryArgsSchema(ma.Schema):
 class RightsBatchSchema(StrictSchema):
     asset_ids = AssetIdList(required=True)
     purpose = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    at = fields.AwareDateTime(allow_none=True)
+    at = Instant(allow_none=True)
 
     @ma.pre_load
     def _too_many(self, data: Any, **kwargs: Any) -> Any:

@@ -7,11 +7,11 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_smorest import Api
-from flask_smorest import Blueprint as ApiBlueprint
 
 from app.auth import current_caller, require_scope
 from app.db import get_session
 from app.errors import BadRequest, NotFound, PayloadTooLarge
+from app.json_input import Blueprint as ApiBlueprint
 from consent.models import Addendum, Consent
 from consent.queries import get_scoped
 from reports import services

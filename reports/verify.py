@@ -13,7 +13,6 @@ expected tenant.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +32,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel, TimestampSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
+from app.json_input import loads
 from reports._sync import run_sync
 from reports.context import EVIDENCE_NAME
 
@@ -240,7 +240,8 @@ def _signed_evidence(pdf: bytes, seal: EmbeddedPdfSignature) -> dict[str, Any] |
             attachment = doc.attachments.get(EVIDENCE_NAME)
             if attachment is None:
                 return None
-            data = json.loads(attachment.get_file().read_bytes())
+            # Anyone can seal a PDF of their own (intact, untrusted): its evidence is untrusted input.
+            data = loads(attachment.get_file().read_bytes())
     except (pikepdf.PdfError, ValueError, KeyError):
         return None
     return data if isinstance(data, dict) else None

@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.auth import current_caller, require_scope
 from app.db import get_session, utcnow
+from app.json_input import Blueprint
 from consent import addenda
 from consent.api.requests import keyring, signing_links
 from consent.models import Addendum, Signer

@@ -7,21 +7,21 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from app import audit
 from app.auth import current_caller, require_scope
 from app.db import get_session
-from consent.schemas_common import StrictSchema, security
+from app.json_input import Blueprint
+from consent.schemas_common import Integer, StrictSchema, security
 from reports import anchors
 
 blp = Blueprint("audit", __name__, description="The tamper-evident audit log (one hash chain per tenant).")
 
 
 class AuditQueryArgsSchema(StrictSchema):
-    after_seq = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    after_seq = Integer(load_default=0, validate=validate.Range(min=0))
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
 class AuditEventSchema(ma.Schema):

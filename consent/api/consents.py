@@ -7,10 +7,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.auth import current_caller, require_scope
 from app.db import get_session, utcnow
+from app.json_input import Blueprint
 from consent import consents
 from consent.models import Consent, ConsentRequest, Signature
 from consent.schemas_common import ProblemSchema, security

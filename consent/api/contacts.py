@@ -6,11 +6,11 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields
 
 from app.auth import current_caller, require_scope
 from app.db import get_session
+from app.json_input import Blueprint
 from consent import contacts
 from consent.schemas_common import Email, Phone, StrictSchema, Text, security
 

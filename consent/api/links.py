@@ -6,12 +6,12 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from app.auth import current_caller, require_scope
 from app.db import get_session
 from app.errors import PayloadTooLarge
+from app.json_input import Blueprint
 from consent import links
 from consent.schemas_common import AssetId, ObjectId, ProblemSchema, RegionSchema, StrictSchema, security
 

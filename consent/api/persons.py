@@ -12,11 +12,11 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from app.auth import current_caller, require_scope
 from app.db import get_session
+from app.json_input import Blueprint
 from consent import gdpr, persons
 from consent.models import Person
 from consent.persons import PersonPage

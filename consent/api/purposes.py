@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from app.auth import current_caller, require_scope
 from app.db import get_session
+from app.json_input import Blueprint
 from consent import purposes
 from consent.models import Purpose
 from consent.schemas_common import SLUG_PATTERN, LocalisedLabelSchema, ProblemSchema, StrictSchema, security

@@ -6,11 +6,11 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.auth import current_caller, require_scope
 from app.crypto import Keyring
 from app.db import get_session, utcnow
+from app.json_input import Blueprint
 from consent import consents, requests
 from consent.models import Consent, ConsentRequest, Signer
 from consent.schemas_common import ProblemSchema, security

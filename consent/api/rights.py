@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from app.auth import current_caller, require_scope
 from app.db import get_session, utcnow
+from app.json_input import Blueprint
 from consent import rights
 from consent.schemas_common import ProblemSchema, security
 from consent.schemas_consent import (

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.auth import current_caller, require_scope
 from app.db import get_session
+from app.json_input import Blueprint
 from consent import templates
 from consent.models import ConsentTemplate
 from consent.schemas_common import ProblemSchema, security

@@ -8,13 +8,13 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from app.auth import current_caller, require_scope
 from app.db import get_session, utcnow
+from app.json_input import Blueprint
 from consent import webhooks
-from consent.schemas_common import ProblemSchema, StrictSchema, Text, security, storable
+from consent.schemas_common import Integer, ProblemSchema, StrictSchema, Text, security, storable
 from consent.webhook_models import Webhook, WebhookDelivery
 
 # The outbox listener joins the audit chain once, however often the app is built.
@@ -69,7 +69,7 @@ class WebhookListSchema(ma.Schema):
 
 
 class DeliveryArgsSchema(StrictSchema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    limit = Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
 class DeliverySchema(ma.Schema):

@@ -119,6 +119,22 @@ def test_not_json(client: FlaskClient) -> None:
     assert error_of(resp)[:2] == (400, "invalidParameters")
 
 
+@pytest.mark.parametrize(
+    "path",
+    [f"{RP}/auth", f"{RP}/sign", f"{RP}/phone/sign", f"{RP}/collect", f"{RP}/cancel",
+     "/bankid-sim/app/scan", "/bankid-sim/app/open", "/bankid-sim/app/confirm"],
+)
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000, b'{"orderRef": ' + b"[" * 70 + b"]" * 70 + b"}"],
+    ids=["unclosed-100k", "well-formed-70-deep"],
+)
+def test_deeply_nested_json_is_invalid_parameters_not_a_crash(client: FlaskClient, path: str, body: bytes) -> None:
+    # Python's parser recurses once per bracket: BankID's own 400, never internalError.
+    resp = client.post(path, data=body, content_type="application/json")
+    assert error_of(resp) == (400, "invalidParameters", "Invalid JSON in request body")
+
+
 def test_unknown_order_on_collect_and_cancel(client: FlaskClient) -> None:
     for path in ("collect", "cancel"):
         assert error_of(rp_post(client, path, {"orderRef": "131daac9-16c6-4618-beb0-365768f37288"})) == (

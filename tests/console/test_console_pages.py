@@ -507,3 +507,24 @@ def test_odd_input_never_breaks_a_page(seed: Seed, as_role: Any) -> None:
         response = dpo.post(path, data={**data, "csrf_token": token})
         assert response.status_code < 500, (path, data, response.status_code)
         assert response.status_code >= 400 or response.status_code == 302, (path, data)
+
+
+def test_numbers_and_cursors_beyond_what_a_database_stores_show_the_first_page(seed: Seed, as_role: Any) -> None:
+    import base64
+
+    dpo = as_role("dpo")
+    huge = "99999999999999999999999"
+    forged = base64.urlsafe_b64encode(json.dumps(["0001-01-01T00:00:00+14:00", "a"]).encode()).decode()
+    for first, odd in (
+        ("/console/consents", f"/console/consents?offset={huge}"),
+        ("/console/audit", f"/console/audit?before={huge}"),
+        ("/console/persons", f"/console/persons?cursor={forged}"),
+    ):
+        assert _main(_html(dpo, odd)) == _main(_html(dpo, first)), odd
+    assert "Anna Andersson" in _main(_html(dpo, f"/console/persons?cursor={forged}"))
+
+
+def _main(html: str) -> str:
+    found = re.search(r"<main\b.*?</main>", html, re.S)
+    assert found, "the page has no <main>"
+    return found.group(0)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from io import BytesIO
 
+import pikepdf
 import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from reports.context import RecordContext
+from reports.context import EVIDENCE_NAME, RecordContext
 from reports.pki import LocalPki
 from reports.render import render_pdf
 from reports.samples import sample_context
@@ -88,3 +89,18 @@ def test_addendum_record_reports_its_addendum_id(sealer: Sealer, pki: LocalPki) 
     result = verify_record(sealer.seal(render_pdf(ctx), **SEAL_ARGS), trust_roots=pki.trust_roots)
     assert result.valid, result.problems
     assert result.addendum_id == ctx.addendum_id and result.consent_id is None and result.kind == "addendum_signed"
+
+
+def test_a_foreign_seal_over_deeply_nested_evidence_is_answered_not_raised(
+    record_pdf: bytes, other_pki: LocalPki, pki: LocalPki
+) -> None:
+    # Anyone can seal a PDF of their own: the seal is intact, so its evidence.json gets read.
+    with pikepdf.open(BytesIO(record_pdf)) as doc:
+        doc.attachments[EVIDENCE_NAME] = pikepdf.AttachedFileSpec(doc, b"[" * 100_000, mime_type="application/json")
+        out = BytesIO()
+        doc.save(out)
+    forged = Sealer.from_local_pki(other_pki).seal(out.getvalue(), **SEAL_ARGS)
+    result = verify_record(forged, trust_roots=pki.trust_roots)
+    assert result.intact and not result.valid
+    assert "untrusted_signer" in result.problems
+    assert result.consent_id is None and result.tenant_id is None

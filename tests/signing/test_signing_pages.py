@@ -371,3 +371,15 @@ def test_odd_input_never_gives_a_server_error(client: Any, world: World, clock: 
         if resp.status_code >= 400 and (kwargs.get("json") is not None or "content_type" in kwargs):
             assert resp.mimetype == "application/problem+json", (path, resp.mimetype)
     assert world.consent_of(token)["status"] == "pending"
+
+
+def test_deeply_nested_json_is_an_ordinary_400_and_changes_nothing(client: Any, world: World) -> None:
+    token = world.adult()
+    for body in (b"[" * 100_000, b'{"device": "other", "purposes": ' + b"[" * 70 + b"]" * 70 + b"}"):
+        for action in ("bankid/start", "decline", "withdraw", "bankid/cancel"):
+            resp = client.post(f"/s/{token}/{action}", data=body, content_type="application/json")
+            assert resp.status_code == 400, (action, resp.status_code, resp.get_data(as_text=True)[:300])
+            assert resp.mimetype == "application/problem+json"
+            assert resp.get_json()["detail"] == "The request body is not valid JSON."
+    assert world.consent_of(token)["status"] == "pending"
+    assert client.get(f"/s/{token}/bankid/status").status_code == 404  # no order was started

@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app, render_template, request, url_for
 from flask_babel import gettext as _
 
+from app.bounds import storable_int
 from app.console import queries, sessions
 from app.console.blueprint import PREFIX, bp
 from app.console.sessions import requires
@@ -25,6 +26,8 @@ def audit_log() -> Any:
         before = int(request.args["before"]) if request.args.get("before") else None
     except ValueError:
         before = None
+    if before is not None and not storable_int(before):
+        before = None  # no sequence number is that large; a query could not even compare it
     events = queries.audit_page(session, staff.tenant_id, before_seq=before, limit=PAGE)
     oldest = min((e.seq for e in events if e.seq is not None), default=None)
     settings = anchors.anchoring(current_app)

@@ -9,6 +9,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app.bounds import storable_int
 from app.console import presenters, queries, sessions
 from app.console.blueprint import PREFIX, bp
 from app.console.formatting import STATUS_LABELS, label_of
@@ -27,10 +28,12 @@ EXPIRY_CHOICES = (("", _l("Any time")), ("30", _l("Within 30 days")), ("90", _l(
 
 
 def _int(value: str | None, default: int = 0) -> int:
+    """A paging offset from the query string; anything else, too large for a query included, is the default."""
     try:
-        return max(0, int(value or default))
+        number = max(0, int(value or default))
     except ValueError:
         return default
+    return number if storable_int(number) else default
 
 
 @bp.route(f"{PREFIX}/consents", endpoint="consents")

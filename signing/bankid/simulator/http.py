@@ -13,6 +13,7 @@ from flask import Response, current_app, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.db import utcnow
+from app.json_input import loads
 from signing.bankid.simulator.errors import SimError, invalid
 from signing.bankid.simulator.evidence import SimulatorKeys, load_keys
 
@@ -73,6 +74,6 @@ def json_body() -> Any:
     if len(raw) > MAX_BODY:
         raise invalid("Request too large")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        return loads(raw)
+    except ValueError:  # bad syntax, not UTF-8, or nested too deep
         raise invalid("Invalid JSON in request body") from None
