@@ -307,6 +307,7 @@ def create_client(
         raise Unprocessable(
             f"Unknown scopes: {' '.join(unknown)}. Known: {' '.join(SCOPES)}" if unknown else "Give at least one scope."
         )
+    audit.lock_tenant(session, tenant.id)
     secret = secrets.token_urlsafe(32)
     client = ApiClient(
         tenant_id=tenant.id,

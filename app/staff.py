@@ -33,6 +33,7 @@ def create_user(
         raise Unprocessable(f"Role must be one of {', '.join(ROLES)}.")
     if password is not None and len(password) < 10:
         raise Unprocessable("A password needs at least 10 characters.")
+    audit.lock_tenant(session, tenant.id)
     exists = session.scalar(
         sa.select(StaffUser.id).where(StaffUser.tenant_id == tenant.id, StaffUser.email == email)
     )
@@ -98,6 +99,16 @@ def authenticate_all(
         unlocked.append(user)
         if ok:
             matched.append(user)
+    # The counters change under the tenants' locks (ascending ids, as the users are sorted)
+    # and on fresh rows, so concurrent failures all count; the slow hashing stays outside.
+    for tenant_id in dict.fromkeys(u.tenant_id for u in unlocked):
+        audit.lock_tenant(session, tenant_id)
+    for user in unlocked:
+        session.refresh(user)
+    unlocked = [u for u in unlocked if u.locked_until is None or u.locked_until <= now]
+    matched = [u for u in matched if u in unlocked]
+    if not unlocked:
+        return []
     if not matched:
         for user in unlocked:
             user.failed_logins += 1
@@ -119,6 +130,7 @@ def authenticate_all(
 
 def record_login(session: Session, user: StaffUser, method: str = "password") -> None:
     """Note a completed sign-in (the account and tenant are now chosen) in the account and the audit log."""
+    audit.lock_tenant(session, user.tenant_id)
     user.last_login_at = utcnow()
     session.flush()
     audit.append(session, user.tenant_id, "staff.login", f"user:{user.id}", {"user_id": user.id, "method": method})

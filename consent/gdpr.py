@@ -26,6 +26,7 @@ ERASED_EVIDENCE = {"erased": True}
 
 def erase_person(session: Session, tenant_id: str, person_id: str, actor: str) -> None:
     """Erase a person's personal data; 404 when unknown or already erased."""
+    audit.lock_tenant(session, tenant_id)
     person = get_person(session, tenant_id, person_id)
     now = utcnow()
     consent_ids = sa.select(Consent.id).where(Consent.tenant_id == tenant_id, Consent.person_id == person.id)
@@ -108,6 +109,7 @@ def export_person(
 
     The export itself is audited: who took a copy of whose data is worth knowing.
     """
+    audit.lock_tenant(session, tenant_id)
     person = get_person(session, tenant_id, person_id)
     audit.append(session, tenant_id, "person.exported", actor, {"person_id": person.id})
     guardian_ids = list(

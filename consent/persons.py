@@ -196,6 +196,7 @@ def create_person(
     guardian_ids = list(guardian_ids or [])
     _check_birth_date(birth_date)
     birth = _birth_date_for(personal_number, birth_date)
+    audit.lock_tenant(session, tenant_id)
     _check_guardians(session, tenant_id, None, guardian_ids)
     now = utcnow()
     person = Person(
@@ -218,6 +219,7 @@ def update_person(
     unknown = set(changes) - set(UPDATABLE)
     if unknown:
         raise Unprocessable(f"Cannot change {', '.join(sorted(unknown))}.")
+    audit.lock_tenant(session, tenant_id)
     person = get_person(session, tenant_id, person_id)
     changed: list[str] = []
 
