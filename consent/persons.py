@@ -47,9 +47,10 @@ def get_person(session: Session, tenant_id: str, person_id: str) -> Person:
     if not is_plain_id(person_id):
         raise NotFound("No person with that id.")
     person = session.scalar(
-        sa.select(Person).where(
-            Person.id == person_id, Person.tenant_id == tenant_id, Person.erased_at.is_(None)
-        )
+        sa.select(Person)
+        .where(Person.id == person_id, Person.tenant_id == tenant_id, Person.erased_at.is_(None))
+        # As stored now, even when loaded earlier in the request: writers decide on it under the tenant lock.
+        .execution_options(populate_existing=True)
     )
     if person is None:
         raise NotFound(f"No person with id {person_id}.")
