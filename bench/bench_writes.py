@@ -137,9 +137,12 @@ def start_server(url: str, port: int, workers: int, instance: str) -> subprocess
     env.pop("SAMTYCKE_ACCESS_LOG", None)
     samtycke = shutil.which("samtycke", path=str(Path(sys.executable).parent)) or "samtycke"
     cmd = [samtycke, "serve", "--port", str(port), "--workers", str(workers)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's log goes to a file: a pipe nobody reads would stall it once full (every 503 logs).
+    errors = Path(instance).parent / "server.log"
+    with errors.open("wb") as sink:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=sink)
     deadline = time.time() + 60
-    while time.time() < deadline:
+    while time.time() < deadline and proc.poll() is None:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
                 if resp.status == 200:
@@ -147,7 +150,7 @@ def start_server(url: str, port: int, workers: int, instance: str) -> subprocess
         except OSError:
             time.sleep(0.3)
     proc.kill()
-    raise RuntimeError("the server did not start: " + (proc.stderr.read().decode() if proc.stderr else ""))
+    raise RuntimeError("the server did not start: " + errors.read_text(errors="replace")[-4000:])
 
 
 def get_token(port: int, client_id: str, secret: str) -> str:
