@@ -31,6 +31,7 @@ lint: install
 bench: install system-deps
 	$(PY) bench/bench_rights.py $(BENCH_ARGS)
 	$(PY) bench/bench_records.py
+	$(PY) bench/bench_writes.py $(BENCH_WRITES_ARGS)
 
 i18n: install
 	./scripts/i18n

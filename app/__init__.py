@@ -14,6 +14,7 @@ from flask_limiter.util import get_remote_address
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from app import config as config_module
 from app import errors
@@ -99,6 +100,9 @@ def _finish_transaction(response: Response) -> Response:
     except IntegrityError as exc:
         session.rollback()
         return errors.handle_integrity_error(exc)
+    except StaleDataError as exc:
+        session.rollback()
+        return errors.handle_stale_data(exc)
     except Exception:
         session.rollback()
         log.exception("commit failed")

@@ -313,6 +313,7 @@ def create_client(
         raise Unprocessable(
             f"Unknown scopes: {' '.join(unknown)}. Known: {' '.join(SCOPES)}" if unknown else "Give at least one scope."
         )
+    audit.lock_tenant(session, tenant.id)
     secret = secrets.token_urlsafe(32)
     client = ApiClient(
         tenant_id=tenant.id,
@@ -342,6 +343,8 @@ def revoke_client(session: Session, client_id: str, actor: str = "cli") -> tuple
     client = session.scalar(sa.select(ApiClient).where(ApiClient.client_id == client_id))
     if client is None:
         raise NotFound(f"No API client '{client_id}'.")
+    audit.lock_tenant(session, client.tenant_id)
+    session.refresh(client)  # read again under the lock: a concurrent revocation may have won
     now = utcnow()
     first = client.revoked_at is None
     if first:

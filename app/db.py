@@ -54,6 +54,20 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: sa.JSON(), list[Any]: sa.JSON()}
 
 
+def guarded_by_status(status: Any) -> dict[str, Any]:
+    """Mapper arguments that make every ORM UPDATE (and DELETE) of a row conditional on
+    the status it was read with: ``UPDATE … WHERE id = :id AND status = :as_read``.
+
+    SQLAlchemy's programmatic version counter (``version_id_generator=False``): a
+    status change is the new "version", other changes keep it. When the row moved
+    on meanwhile the statement matches no row and the flush raises
+    ``StaleDataError``, answered 409. So two requests can never both move a
+    consent, signer, addendum or order on from the same state, even on a path
+    that forgot to lock (Core ``update()`` statements must say ``WHERE status`` themselves).
+    """
+    return {"version_id_col": status, "version_id_generator": False}
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -62,6 +76,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# SQLite transactions. pysqlite's default ("legacy") handling is kept on purpose:
+# it sends BEGIN (deferred) just before the first INSERT/UPDATE/DELETE, so a
+# transaction starts with a write and takes the database write lock at once
+# (waiting up to busy_timeout); reads before it run in autocommit and may be stale.
+# Writers therefore take the lock explicitly (app.audit.lock_tenant: a no-op
+# UPDATE as the first statement) and read again after it. SQLAlchemy's recipe
+# (isolation_level=None, BEGIN emitted in the "begin" event) would put those reads
+# in a deferred transaction whose snapshot goes stale as soon as another
+# connection commits, which the in-process BankID simulator does in the middle
+# of a signing request; the first write then fails at once with
+# SQLITE_BUSY_SNAPSHOT, busy_timeout or not. BEGIN IMMEDIATE for every request
+# would instead hold the write lock across the simulator's nested request, which
+# then waits on its own caller. Read-only requests never write, so they never
+# open a transaction or wait on a writer (WAL).
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     # Only SQLite connections have this module name; PostgreSQL is left alone.

@@ -175,6 +175,7 @@ def _staff(session: Session, tenant: Tenant, password: str) -> None:
         hasher.verify(user.password_hash or "", password)
     except (VerificationError, InvalidHashError):
         # The credentials file was replaced: make the printed password the working one.
+        audit.lock_tenant(session, tenant.id)
         user.password_hash = hasher.hash(password)
         session.flush()
         audit.append(session, tenant.id, "staff.password_set", ACTOR, {"user_id": user.id})

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, json, render_template, request
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -198,6 +199,16 @@ def handle_integrity_error(exc: IntegrityError) -> Response:
     return _render(409, "Conflict", "The request conflicts with existing data.", type_="/problems/conflict")
 
 
+def concurrent_change() -> Conflict:
+    return Conflict("Another request changed this at the same moment; reload and try again.")
+
+
+def handle_stale_data(exc: StaleDataError) -> Response:
+    # A status-guarded row (app.db.guarded_by_status) had moved on: another request won the race.
+    log.info("concurrent change mapped to 409: %s", exc)
+    return handle_domain_error(concurrent_change())
+
+
 def handle_operational_error(exc: OperationalError) -> Response:
     log.error("database unavailable: %s", type(exc.orig).__name__)
     return _render(503, "Service unavailable", "The database did not answer.", type_="/problems/unavailable")
@@ -214,5 +225,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(StaleDataError, handle_stale_data)
     app.register_error_handler(OperationalError, handle_operational_error)
     app.register_error_handler(Exception, handle_unexpected)

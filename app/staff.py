@@ -35,6 +35,7 @@ def create_user(
     _check_role(role)
     if password is not None:
         _check_password(password)
+    audit.lock_tenant(session, tenant.id)
     exists = session.scalar(
         sa.select(StaffUser.id).where(StaffUser.tenant_id == tenant.id, StaffUser.email == email)
     )
@@ -112,6 +113,16 @@ def authenticate_all(
         unlocked.append(user)
         if ok:
             matched.append(user)
+    # The counters change under the tenants' locks (ascending ids, as the users are sorted)
+    # and on fresh rows, so concurrent failures all count; the slow hashing stays outside.
+    for tenant_id in dict.fromkeys(u.tenant_id for u in unlocked):
+        audit.lock_tenant(session, tenant_id)
+    for user in unlocked:
+        session.refresh(user)
+    unlocked = [u for u in unlocked if u.locked_until is None or u.locked_until <= now]
+    matched = [u for u in matched if u in unlocked]
+    if not unlocked:
+        return []
     if not matched:
         for user in unlocked:
             user.failed_logins += 1
@@ -133,6 +144,7 @@ def authenticate_all(
 
 def record_login(session: Session, user: StaffUser, method: str = "password") -> None:
     """Note a completed sign-in (the account and tenant are now chosen) in the account and the audit log."""
+    audit.lock_tenant(session, user.tenant_id)
     user.last_login_at = utcnow()
     session.flush()
     audit.append(session, user.tenant_id, "staff.login", f"user:{user.id}", {"user_id": user.id, "method": method})
@@ -184,7 +196,12 @@ def resume_session(
     if row is None:
         return None
     staff_session, user, tenant = row
-    if now - staff_session.last_seen_at > idle or now - staff_session.created_at > max_age:
+    expired = now - staff_session.last_seen_at > idle or now - staff_session.created_at > max_age
+    if expired or now - staff_session.last_seen_at > touch_after:
+        # A write: the tenant lock comes first, as in every writing transaction (app.audit.lock_tenant),
+        # so this request's later writes and an account change ending the session never wait on each other.
+        audit.lock_tenant(session, tenant.id)
+    if expired:
         staff_session.ended_at, staff_session.end_reason = now, "expired"
         session.flush()
         raise SessionExpired()
@@ -201,6 +218,7 @@ def end_session(session: Session, token: str, reason: str = "logout") -> None:
     )
     if staff_session is None:
         return
+    audit.lock_tenant(session, staff_session.tenant_id)
     staff_session.ended_at, staff_session.end_reason = utcnow(), reason
     session.flush()
     if reason == "logout":
@@ -234,6 +252,7 @@ def set_role(session: Session, user: StaffUser, role: str, actor: str = "cli") -
     _check_role(role)
     if role == user.role:
         return 0
+    audit.lock_tenant(session, user.tenant_id)
     before, user.role = user.role, role
     ended = _end_all_sessions(session, user, "role")
     audit.append(session, user.tenant_id, "staff.role_changed", actor,
@@ -244,6 +263,7 @@ def set_role(session: Session, user: StaffUser, role: str, actor: str = "cli") -
 def set_password(session: Session, user: StaffUser, password: str, actor: str = "cli") -> int:
     """Replace the password; every session signed in with the old one ends. Returns how many."""
     _check_password(password)
+    audit.lock_tenant(session, user.tenant_id)
     user.password_hash = _hasher.hash(password)
     ended = _end_all_sessions(session, user, "password")
     audit.append(session, user.tenant_id, "staff.password_changed", actor,
@@ -253,6 +273,7 @@ def set_password(session: Session, user: StaffUser, password: str, actor: str = 
 
 def disable_user(session: Session, user: StaffUser, actor: str = "cli") -> int:
     """The account signs in nowhere any more and its sessions end. Returns how many ended."""
+    audit.lock_tenant(session, user.tenant_id)
     if user.disabled_at is None:
         user.disabled_at = utcnow()
     ended = _end_all_sessions(session, user, "disabled")
@@ -263,6 +284,7 @@ def disable_user(session: Session, user: StaffUser, actor: str = "cli") -> int:
 def enable_user(session: Session, user: StaffUser, actor: str = "cli") -> None:
     if user.disabled_at is None:
         return
+    audit.lock_tenant(session, user.tenant_id)
     user.disabled_at = None
     session.flush()
     audit.append(session, user.tenant_id, "staff.enabled", actor, {"user_id": user.id})
@@ -270,6 +292,7 @@ def enable_user(session: Session, user: StaffUser, actor: str = "cli") -> None:
 
 def end_user_sessions(session: Session, user: StaffUser, actor: str = "cli") -> int:
     """Sign the account out everywhere (a lost laptop, a suspected stolen cookie). Returns how many ended."""
+    audit.lock_tenant(session, user.tenant_id)
     ended = _end_all_sessions(session, user, "revoked")
     audit.append(session, user.tenant_id, "staff.sessions_ended", actor, {"user_id": user.id, "sessions_ended": ended})
     return ended

@@ -74,6 +74,7 @@ def create(
             raise Unprocessable(
                 "The signer's personal number is not valid.", errors={"signer": {"personal_number": [str(exc)]}}
             ) from None
+    audit.lock_tenant(session, tenant_id)
     addendum = Addendum(
         tenant_id=tenant_id,
         kind=data.kind,
@@ -143,8 +144,9 @@ def active(session: Session, tenant_id: str, kind: str) -> Addendum | None:
 
 def revoke(session: Session, tenant_id: str, actor: str, addendum_id: str, *, now: datetime) -> Addendum:
     get(session, tenant_id, addendum_id)  # 404 first, before taking a lock
+    audit.lock_tenant(session, tenant_id)
     addendum = session.scalars(
-        sa.select(Addendum).where(Addendum.id == addendum_id).with_for_update()
+        sa.select(Addendum).where(Addendum.id == addendum_id).with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).one()
     if addendum.status not in ("pending", "signed"):

@@ -119,10 +119,12 @@ def sealed_record_ids(
 
 
 def _lock(session: Session, tenant_id: str, consent_id: str) -> Consent:
+    """The tenant, then the consent, locked and read afresh (the lock order of ``app.audit``)."""
+    audit.lock_tenant(session, tenant_id)
     consent = session.scalar(
         sa.select(Consent)
         .where(Consent.id == consent_id, Consent.tenant_id == tenant_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
     if consent is None:

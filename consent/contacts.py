@@ -35,6 +35,7 @@ def put_contacts(
             "Give exactly the roles dpo, incident and operations.",
             errors={role: ["Missing data for required field."] for role in missing},
         )
+    audit.lock_tenant(session, tenant_id)
     current = get_contacts(session, tenant_id)
     changed: list[str] = []
     now = utcnow()

@@ -112,6 +112,7 @@ def scope_of(session: Session, keyring: Keyring | None, person: Person) -> Perso
 
 def erase_person(session: Session, keyring: Keyring, tenant_id: str, person_id: str, actor: str) -> None:
     """Erase a person's personal data; 404 when unknown or already erased."""
+    audit.lock_tenant(session, tenant_id)
     person = get_person(session, tenant_id, person_id)
     scope = scope_of(session, keyring, person)
     now = utcnow()
@@ -241,6 +242,7 @@ def export_person(
 
     The export itself is audited: who took a copy of whose data is worth knowing.
     """
+    audit.lock_tenant(session, tenant_id)
     person = get_person(session, tenant_id, person_id)
     scope = scope_of(session, keyring, person)
     audit.append(session, tenant_id, "person.exported", actor, {"person_id": person.id})

@@ -68,6 +68,7 @@ def link(
 ) -> tuple[AssetLink, bool]:
     """Link a person to an asset; returns (link, created). An existing link gets the region when given."""
     _valid_asset_id(asset_id)
+    audit.lock_tenant(session, tenant_id)
     person = get_person(session, tenant_id, person_id)
     row = session.get(AssetLink, (tenant_id, asset_id, person.id))
     if row is not None:
@@ -96,6 +97,7 @@ def unlink(session: Session, tenant_id: str, asset_id: str, person_id: str, acto
     """Remove a link. An erased person's link is refused: it is the tombstone that keeps the asset
     at "not allowed, erased", and removing it would turn that "no" into a "yes"."""
     _valid_asset_id(asset_id)
+    audit.lock_tenant(session, tenant_id)
     row = session.get(AssetLink, (tenant_id, asset_id, person_id)) if is_plain_id(person_id) else None
     if row is None:
         raise NotFound("That person is not linked to this asset.")
@@ -175,6 +177,7 @@ def bulk_link(session: Session, tenant_id: str, pairs: Sequence[tuple[str, str]]
         _valid_asset_id(asset_id)
     wanted = list(dict.fromkeys(pairs))  # duplicates in the request count once; order kept
     person_ids = list(dict.fromkeys(pid for _, pid in wanted))
+    audit.lock_tenant(session, tenant_id)
 
     known: set[str] = set()
     for condition in _in(session, Person.id, [pid for pid in person_ids if is_plain_id(pid)]):

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.crypto import EncryptedJSON
-from app.db import Base, new_id, utcnow
+from app.db import Base, guarded_by_status, new_id, utcnow
 
 TENANT_FK = "tenants.id"
 
@@ -129,6 +129,7 @@ class Consent(Base):
     valid_from: Mapped[datetime | None] = mapped_column(default=None)
     valid_until: Mapped[datetime | None] = mapped_column(default=None)
     status: Mapped[str] = mapped_column(sa.String(12), default="pending")
+    __mapper_args__ = guarded_by_status(status)
     given_at: Mapped[datetime | None] = mapped_column(default=None)
     refused_at: Mapped[datetime | None] = mapped_column(default=None)
     withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -177,6 +178,7 @@ class Signer(Base):
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column()
     status: Mapped[str] = mapped_column(sa.String(12), default="pending")  # pending | signed | declined
+    __mapper_args__ = guarded_by_status(status)
     signed_at: Mapped[datetime | None] = mapped_column(default=None)
     declined_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -222,6 +224,7 @@ class Addendum(Base):
     locale: Mapped[str] = mapped_column(sa.String(5), default="sv")
     text_sha256: Mapped[str] = mapped_column(sa.String(64))
     status: Mapped[str] = mapped_column(sa.String(12), default="pending")  # pending | signed | refused | revoked
+    __mapper_args__ = guarded_by_status(status)
     signer_name: Mapped[str | None] = mapped_column(sa.String(200))
     signer_email: Mapped[str | None] = mapped_column(sa.String(320), default=None)
     signer_pn_encrypted: Mapped[str | None] = mapped_column(sa.Text, default=None)

@@ -49,9 +49,10 @@ def get_person(session: Session, tenant_id: str, person_id: str) -> Person:
     if not is_plain_id(person_id):
         raise NotFound("No person with that id.")
     person = session.scalar(
-        sa.select(Person).where(
-            Person.id == person_id, Person.tenant_id == tenant_id, Person.erased_at.is_(None)
-        )
+        sa.select(Person)
+        .where(Person.id == person_id, Person.tenant_id == tenant_id, Person.erased_at.is_(None))
+        # As stored now, even when loaded earlier in the request: writers decide on it under the tenant lock.
+        .execution_options(populate_existing=True)
     )
     if person is None:
         raise NotFound(f"No person with id {person_id}.")
@@ -198,6 +199,7 @@ def create_person(
     guardian_ids = list(guardian_ids or [])
     _check_birth_date(birth_date)
     birth = _birth_date_for(personal_number, birth_date)
+    audit.lock_tenant(session, tenant_id)
     _check_guardians(session, tenant_id, None, guardian_ids)
     now = utcnow()
     person = Person(
@@ -220,6 +222,7 @@ def update_person(
     unknown = set(changes) - set(UPDATABLE)
     if unknown:
         raise Unprocessable(f"Cannot change {', '.join(sorted(unknown))}.")
+    audit.lock_tenant(session, tenant_id)
     person = get_person(session, tenant_id, person_id)
     changed: list[str] = []
 

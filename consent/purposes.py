@@ -26,6 +26,7 @@ def create_purpose(session: Session, tenant_id: str, actor: str, *, key: str, la
             f"label needs a text for {', '.join(missing)}.",
             errors={"label": {loc: ["Missing data for required field."] for loc in missing}},
         )
+    audit.lock_tenant(session, tenant_id)
     if session.scalar(sa.select(Purpose.id).where(Purpose.tenant_id == tenant_id, Purpose.key == key)):
         raise Conflict(f"A purpose with key '{key}' already exists.", errors={"key": ["Already exists."]})
     purpose = Purpose(tenant_id=tenant_id, key=key, label={loc: label[loc].strip() for loc in LOCALES})

@@ -48,6 +48,7 @@ def create(
     now: datetime,
     link_days: int,
 ) -> ConsentRequest:
+    audit.lock_tenant(session, tenant_id)  # before reading the person: an erasure waits, or went first
     person = persons.get_person(session, tenant_id, data.person_id)  # 404 for an erased person too
     try:
         template = templates.get_version(session, tenant_id, data.template_key)

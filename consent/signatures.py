@@ -321,34 +321,43 @@ def visible_text(view: SigningView, purposes: list[str]) -> str:
 # --- recording a signature -----------------------------------------------------
 
 def _locked(model: Any, object_id: str) -> sa.Select[Any]:
-    return sa.select(model).where(model.id == object_id).with_for_update().execution_options(populate_existing=True)
+    # FOR NO KEY UPDATE: excludes other writers of the row, not inserts referencing it.
+    return (
+        sa.select(model).where(model.id == object_id).with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
 
 
 @dataclass
-class _Locked:
+class LockedLink:
     signer: Signer
     consent: Consent | None
     addendum: Addendum | None
 
 
-def _lock(session: Session, signer_id: str) -> _Locked:
-    """Lock the consent (or addendum) and then the signer, always in this order.
+def lock_signer(session: Session, signer_id: str) -> LockedLink:
+    """Lock the tenant, then the consent (or addendum), then the signer, and read them afresh.
 
-    Revocation and withdrawal lock the consent first too, so two of them never
-    wait on each other in opposite order (a deadlock)."""
-    found = session.get(Signer, signer_id)  # its parent id never changes, so no lock to read it
+    The lock order of every writing transaction (``app.audit``): revocation,
+    withdrawal, decline, recording a signature and the signing orders all take
+    the tenant row first, so two of them never wait on each other in opposite
+    order (a deadlock on PostgreSQL). Re-reading under the lock matters on SQLite,
+    where the reads before the first write ran outside the transaction.
+    """
+    found = session.get(Signer, signer_id)  # its tenant and parent never change, so no lock to read them
     if found is None:
         raise NotFound("No such signer.")
+    audit.lock_tenant(session, found.tenant_id)
     consent = addendum = None
     if found.consent_id is not None:
         consent = session.scalars(_locked(Consent, found.consent_id)).one()
     elif found.addendum_id is not None:
         addendum = session.scalars(_locked(Addendum, found.addendum_id)).one()
     signer = session.scalars(_locked(Signer, signer_id)).one()
-    return _Locked(signer, consent, addendum)
+    return LockedLink(signer, consent, addendum)
 
 
-def _pending(locked: _Locked, at: datetime) -> None:
+def require_pending(locked: LockedLink, at: datetime) -> None:
     """The link must still be unused and unexpired, and what it signs still open."""
     signer = locked.signer
     if signer.status != "pending":
@@ -400,18 +409,20 @@ def record_signature(
 ) -> Signature:
     """Record one verified signature for a pending link, exactly once.
 
-    The consent (or addendum) and the signer rows are locked (SELECT ... FOR
-    UPDATE) and the unique ``signatures.signer_id`` backs that up inside a
-    savepoint, so two concurrent status polls never record two signatures: the
-    loser gets Conflict. When the last required signature is in, the consent
-    becomes ``given``.
+    The tenant, the consent (or addendum) and the signer are locked and read
+    afresh (:func:`lock_signer`), every status change is conditional on the status
+    read (``app.db.guarded_by_status``) and the unique ``signatures.signer_id``
+    backs that up inside a savepoint, so two concurrent status polls never record
+    two signatures, nor a decline and a signature both win: the loser gets
+    Conflict. When the last required signature is in, the consent becomes ``given``.
     """
-    locked = _lock(session, signer_id)
-    _pending(locked, at)
+    locked = lock_signer(session, signer_id)
+    require_pending(locked, at)
     signer, consent, addendum = locked.signer, locked.consent, locked.addendum
     if consent is not None:
-        signer_person = session.get(Person, signer.person_id) if signer.person_id else None
-        subject = session.get(Person, consent.person_id)
+        # Afresh: an erasure may have committed since the page read them.
+        signer_person = session.get(Person, signer.person_id, populate_existing=True) if signer.person_id else None
+        subject = session.get(Person, consent.person_id, populate_existing=True)
         if subject is None or subject.erased_at is not None or (
             signer_person is not None and signer_person.erased_at is not None
         ):
@@ -430,8 +441,8 @@ def record_signature(
     if expected_pn is not None and identity.personal_number != expected_pn:
         raise Forbidden("The signature was made by another person than the one this link is for.")
 
-    # The signer update comes first: on SQLite it opens the real transaction,
-    # so the savepoint below nests inside it instead of becoming it.
+    # The lock's write opened the transaction on SQLite, so the savepoint below
+    # nests inside it instead of becoming it.
     signer.status = "signed"
     signer.signed_at = at
     session.flush()
@@ -498,8 +509,8 @@ def _give(session: Session, consent: Consent, signer_id: str, at: datetime) -> N
 
 def decline(session: Session, *, signer_id: str, at: datetime) -> None:
     """The link holder says no: one guardian declining refuses the whole consent."""
-    locked = _lock(session, signer_id)
-    _pending(locked, at)
+    locked = lock_signer(session, signer_id)
+    require_pending(locked, at)
     signer, consent, addendum = locked.signer, locked.consent, locked.addendum
     tenant_id = signer.tenant_id
     if consent is not None:
@@ -525,7 +536,7 @@ def decline(session: Session, *, signer_id: str, at: datetime) -> None:
 
 def withdraw_by_subject(session: Session, *, signer_id: str, at: datetime) -> Consent:
     """Art. 7(3): the link that gave the consent takes it back, with one button."""
-    locked = _lock(session, signer_id)
+    locked = lock_signer(session, signer_id)
     signer, consent = locked.signer, locked.consent
     if consent is None:
         raise Conflict("An addendum is revoked by the customer's staff, not through this link.")

@@ -54,6 +54,7 @@ def create_version(session: Session, tenant_id: str, actor: str, data: TemplateI
             errors={"body": [f"Locales must match title: {sorted(data.title)}."]},
         )
     purposes = list(dict.fromkeys(data.purposes))
+    audit.lock_tenant(session, tenant_id)  # also serialises the next version number
     unknown = unknown_purposes(session, tenant_id, purposes)
     if unknown:
         raise Unprocessable(

@@ -31,7 +31,6 @@ from app.audit import AuditEvent
 from app.crypto import Keyring
 from app.db import new_id
 from app.errors import Conflict, NotFound, Unprocessable
-from app.models import Tenant
 from consent.models import Addendum, Consent
 from consent.schemas_common import is_plain_id
 from consent.webhook_models import Webhook, WebhookDelivery, WebhookExpiryMark
@@ -117,8 +116,8 @@ def create_webhook(
     if unknown or not chosen:
         message = f"Unknown events: {', '.join(unknown)}." if unknown else "Choose at least one event."
         raise Unprocessable(message, errors={"events": [message]})
-    # Lock the tenant row so two concurrent requests cannot both pass the limit.
-    session.execute(sa.select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+    # The tenant lock also keeps two concurrent requests from both passing the limit.
+    audit.lock_tenant(session, tenant_id)
     existing = session.scalar(sa.select(sa.func.count()).select_from(Webhook).where(Webhook.tenant_id == tenant_id))
     if (existing or 0) >= MAX_WEBHOOKS:
         raise Conflict(f"A tenant has at most {MAX_WEBHOOKS} webhooks; delete one first.")
@@ -156,6 +155,7 @@ def get_webhook(session: Session, tenant_id: str, webhook_id: str) -> Webhook:
 
 def delete_webhook(session: Session, tenant_id: str, actor: str, webhook_id: str) -> None:
     """Unsubscribe; its deliveries, sent or not, go with it."""
+    audit.lock_tenant(session, tenant_id)
     hook = get_webhook(session, tenant_id, webhook_id)
     session.execute(sa.delete(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id))
     session.delete(hook)
@@ -179,6 +179,7 @@ def redeliver(
     session: Session, tenant_id: str, actor: str, webhook_id: str, delivery_id: str, *, now: datetime
 ) -> WebhookDelivery:
     """Queue one delivery again now (after the receiver was fixed): one more attempt."""
+    audit.lock_tenant(session, tenant_id)
     hook = get_webhook(session, tenant_id, webhook_id)
     delivery = None
     if is_plain_id(delivery_id):
@@ -306,8 +307,9 @@ def notify_expired(session: Session, actor: str, *, now: datetime, limit: int = 
         by_tenant.setdefault(row.tenant_id, []).append(row)
     count = 0
     for tenant_id, tenant_rows in by_tenant.items():
-        # Serialise with a concurrent run (and the audit chain) on the tenant row, then look again.
-        session.execute(sa.select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+        # Serialise with a concurrent run (and the audit chain) on the tenant row, then look again;
+        # tenants in ascending id order, as the rows are sorted.
+        audit.lock_tenant(session, tenant_id)
         ids = [r.id for r in tenant_rows]
         already = set(
             session.scalars(sa.select(WebhookExpiryMark.consent_id).where(WebhookExpiryMark.consent_id.in_(ids)))

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app import audit
 from app.crypto import Keyring, sha256_hex
 from app.errors import DomainError, Unprocessable
 from consent.models import Signer
@@ -217,7 +218,8 @@ def cancel(session: Session, bankid: BankIdClient | None, *, signer: Signer, now
     """The user gave up on the attempt in progress (the page's Cancel button)."""
     orders = services.live_orders(session, signer.id)
     services.cancel_at_bankid(bankid, orders)
-    services.mark_cancelled(session, orders, now)
-    for order in orders:
+    audit.lock_tenant(session, signer.tenant_id)
+    # Only what this request ended: a racing poll may have completed it meanwhile.
+    for order in services.mark_cancelled(session, orders, now):
         services.audit_order(session, order, "signing.cancelled")
     return services.state_of(session, signer)

@@ -26,6 +26,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -305,6 +306,12 @@ def _domain_error(exc: DomainError) -> Response:
     for name, value in headers.items():
         response.headers[name] = value
     return response
+
+
+@bp.errorhandler(StaleDataError)
+def _concurrent_change(exc: StaleDataError) -> Response:
+    # The link's consent, signer or order moved on under this request (app.db.guarded_by_status).
+    return _domain_error(errors.concurrent_change())
 
 
 @bp.errorhandler(HTTPException)

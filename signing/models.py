@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, new_id, utcnow
+from app.db import Base, guarded_by_status, new_id, utcnow
 
 METHODS = ("bankid", "oidc")
 DEVICES = ("same", "other")
@@ -50,6 +50,7 @@ class SignatureOrder(Base):
     visible_sha256: Mapped[str] = mapped_column(sa.String(64))
 
     status: Mapped[str] = mapped_column(sa.String(12), default="pending")
+    __mapper_args__ = guarded_by_status(status)
     # The last hint code from collect (cached, so pages may poll faster than BankID is asked).
     hint_code: Mapped[str | None] = mapped_column(sa.String(32), default=None)
     # Why a failed attempt failed: a BankID hint/error code, an OAuth error, "wrongPerson", ...

@@ -13,6 +13,11 @@ write. In simulator mode the RP API runs inside this process as a nested
 request with its own database transaction; on SQLite that nested write would
 wait on any write lock this request already holds.
 
+The write starts by taking the locks in the one order of ``app.audit`` (tenant,
+consent or addendum, signer: ``consent.signatures.lock_signer``, then the
+order) and deciding again on what it reads under them: what was read before
+the talk to BankID may have changed meanwhile (a decline, a racing poll).
+
 Completion is idempotent: the order moves ``pending → complete`` with an
 ``UPDATE … WHERE status = 'pending'`` and only the request whose update
 changed the row records the signature (and the consent core's unique signer
@@ -115,6 +120,7 @@ def live_orders(session: Session, signer_id: str) -> list[SignatureOrder]:
             sa.select(SignatureOrder)
             .where(SignatureOrder.signer_id == signer_id, SignatureOrder.status == "pending")
             .order_by(SignatureOrder.started_at)
+            .execution_options(populate_existing=True)
         )
     )
 
@@ -147,18 +153,14 @@ def cancel_at_bankid(bankid: BankIdClient | None, orders: Sequence[SignatureOrde
                 log.info("cancel of a previous order answered %s", exc.error_code)
 
 
-def mark_cancelled(session: Session, orders: Sequence[SignatureOrder], now: datetime) -> None:
-    ids = [o.id for o in orders]
-    if not ids:
-        return
-    session.execute(
-        sa.update(SignatureOrder)
-        .where(SignatureOrder.id.in_(ids), SignatureOrder.status == "pending")
-        .values(status="cancelled", hint_code="cancelled", failure_code="cancelled", completed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    for order in orders:
-        session.refresh(order)
+def mark_cancelled(session: Session, orders: Sequence[SignatureOrder], now: datetime) -> list[SignatureOrder]:
+    """End the orders still pending as cancelled; the ones this call ended (under the tenant lock)."""
+    return [
+        order for order in orders
+        if guarded_update(
+            session, order, status="cancelled", hint_code="cancelled", failure_code="cancelled", completed_at=now
+        )
+    ]
 
 
 # --- starting an attempt --------------------------------------------------------------
@@ -193,9 +195,15 @@ def add_order(
     now: datetime,
     **details: Any,
 ) -> SignatureOrder:
-    """The new pending order, once the previous ones were cancelled at BankID; ends them here too."""
-    mark_cancelled(session, attempt.previous, now)
+    """The new pending order, once the previous ones were cancelled at BankID; ends them here too.
+
+    Under the locks, the link must still be open (a decline may have come in
+    while BankID was asked), and every live order ends, so at most one is pending
+    even when two starts race.
+    """
     view = attempt.view
+    signatures.require_pending(signatures.lock_signer(session, view.signer_id), now)
+    mark_cancelled(session, live_orders(session, view.signer_id), now)
     order = SignatureOrder(
         tenant_id=view.tenant_id,
         signer_id=view.signer_id,
@@ -244,7 +252,10 @@ def state_of(session: Session, signer: Signer) -> OrderState:
 
 
 def guarded_update(session: Session, order: SignatureOrder, **values: Any) -> bool:
-    """Move a pending order on; False when another request got there first."""
+    """Move a pending order on; False when another request got there first.
+
+    Alone (a BankID hint) it needs no other lock; with other writes, take the
+    tenant's lock first (``app.audit``)."""
     result = session.execute(
         sa.update(SignatureOrder)
         .where(SignatureOrder.id == order.id, SignatureOrder.status == "pending")
@@ -258,6 +269,7 @@ def guarded_update(session: Session, order: SignatureOrder, **values: Any) -> bo
 
 def fail(session: Session, order: SignatureOrder, **values: Any) -> OrderState:
     """End a pending order as failed; only the request that ended it writes the audit entry."""
+    audit.lock_tenant(session, order.tenant_id)
     if guarded_update(session, order, status="failed", **values):
         audit_order(session, order, "signing.failed", code=order.failure_code)
     return order_state(order)
@@ -276,7 +288,13 @@ def finish(
     locale: str,
     now: datetime,
 ) -> OrderState:
-    """The provider vouched for someone: record the signature exactly once, or fail the order."""
+    """The provider vouched for someone: record the signature exactly once, or fail the order.
+
+    The locks come first (tenant, consent, signer, then the order), and the link is
+    read afresh under them: a decline that won the race has cancelled the order,
+    so this one does not complete it.
+    """
+    signer = signatures.lock_signer(session, signer.id).signer
     view = signatures.signing_view(session, signer, locale=locale, now=now, keyring=keyring)
     if view.required_personal_number and identity.personal_number != view.required_personal_number:
         # BankID enforces the requirement itself; an OpenID Provider may not.
@@ -312,10 +330,11 @@ def finish(
 
 
 def decline(session: Session, bankid: BankIdClient | None, *, signer: Signer, now: datetime) -> None:
-    orders = live_orders(session, signer.id)
-    cancel_at_bankid(bankid, orders)
+    """Refuse through this link: BankID hears first, then the consent core decides under the
+    locks (409 when a signature won the race), then every live order ends."""
+    cancel_at_bankid(bankid, live_orders(session, signer.id))
     signatures.decline(session, signer_id=signer.id, at=now)
-    mark_cancelled(session, orders, now)
+    mark_cancelled(session, live_orders(session, signer.id), now)
 
 
 def withdraw(session: Session, *, signer: Signer, now: datetime) -> None:

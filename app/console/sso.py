@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app
 
+from app import audit
 from app.models import StaffUser, Tenant
 
 CLIENT = "staff"
@@ -71,6 +72,9 @@ def account_for(session: Any, claims: dict[str, Any], tenant_slug: str) -> Staff
         raise SsoRefused("no staff account with that e-mail in the configured tenant")
     if user.disabled_at is not None:
         raise SsoRefused("the staff account is disabled")
+    if user.oidc_subject is None:
+        audit.lock_tenant(session, user.tenant_id)  # the lock order of every write (app.audit)
+        session.refresh(user)
     if user.oidc_subject is None:
         user.oidc_issuer, user.oidc_subject = issuer, subject
     elif (user.oidc_issuer, user.oidc_subject) != (issuer, subject):

@@ -198,3 +198,28 @@ def test_scopes(app: Any, acme: Any, make_api: Any) -> None:
     assert reader.post(f"/api/v1/consents/{consent_id}/withdraw", json={}).status_code == 403
     assert reader.post(f"/api/v1/consents/{consent_id}/revoke", json={"reason": "x"}).status_code == 403
     assert acme.get(f"/api/v1/consents/{consent_id}").get_json()["status"] == "given"
+
+
+
+def test_a_withdrawal_decided_on_a_stale_read_answers_409_and_changes_nothing(
+    app: Any, acme: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even a path that skipped the lock cannot move a consent on from a state it no longer has:
+    its UPDATE is conditional on the status it read, and matching no row it answers 409."""
+    from consent import consents
+
+    consent_id = give(app, acme, _adult(app, acme))
+
+    def read_without_lock(session: Any, tenant_id: str, wanted: str) -> Consent:
+        consent = session.get(Consent, wanted)
+        with tx(app) as other:  # the controller revokes it meanwhile
+            found = other.get(Consent, wanted)
+            found.status, found.revoked_at, found.revoke_reason = "revoked", utcnow(), "ended"
+        return consent
+
+    monkeypatch.setattr(consents, "_lock", read_without_lock)
+    resp = acme.post(f"/api/v1/consents/{consent_id}/withdraw", json={})
+    assert resp.status_code == 409 and resp.mimetype == "application/problem+json", resp.get_data(as_text=True)
+    body = acme.get(f"/api/v1/consents/{consent_id}").get_json()
+    assert body["status"] == "revoked" and body["withdrawn_at"] is None
+    assert "consent.withdrawn" not in audit_types(app, acme.tenant_id)

@@ -135,3 +135,102 @@ def test_idempotent_completion_when_bankid_answers_complete_twice(
     with transaction(app.extensions["samtycke.sessionmaker"]) as s:
         order = s.scalars(sa.select(SignatureOrder)).one()
         assert order.status == "complete" and order.signature_id is not None
+
+
+# --- decline racing the status polls that complete the signature ------------------------------
+
+DECLINES = 3
+POLLS = 3
+ROUNDS = 8
+
+
+def _decline_or_poll(app: Any, token: str) -> list[tuple[str, int, dict[str, Any]]]:
+    """``DECLINES`` declines and ``POLLS`` status polls on one link, released at the same instant."""
+    barrier = threading.Barrier(DECLINES + POLLS)
+    answers: list[tuple[str, int, dict[str, Any]]] = []
+    failures: list[BaseException] = []
+
+    def act(kind: str) -> None:
+        try:
+            own = app.test_client()
+            barrier.wait(timeout=10)
+            if kind == "decline":
+                resp = own.post(f"/s/{token}/decline", json={})
+            else:
+                resp = own.get(f"/s/{token}/bankid/status")
+            answers.append((kind, resp.status_code, resp.get_json(silent=True) or {}))
+        except BaseException as exc:  # reported in the test's own thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=act, args=("decline",)) for _ in range(DECLINES)]
+    threads += [threading.Thread(target=act, args=("poll",)) for _ in range(POLLS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    return answers
+
+
+def _outcome(app: Any, consent_id: str) -> dict[str, Any]:
+    """What a DPO would find about one consent: its status, signatures, events, records, webhooks."""
+    from consent.models import Consent
+    from consent.webhook_models import WebhookDelivery
+    from reports.models import Record
+
+    with transaction(app.extensions["samtycke.sessionmaker"]) as s:
+        consent = s.get(Consent, consent_id)
+        assert consent is not None
+        signers = list(s.scalars(sa.select(Signer.status).where(Signer.consent_id == consent_id)))
+        signatures = s.scalar(
+            sa.select(sa.func.count()).select_from(Signature).where(Signature.consent_id == consent_id)
+        )
+        events = [
+            e.type for e in s.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq))
+            if e.refs.get("consent_id") == consent_id and e.type.startswith(("consent.", "signature."))
+        ]
+        records = list(s.scalars(sa.select(Record.kind).where(Record.consent_id == consent_id)))
+        hooks = [
+            d.event_type for d in s.scalars(sa.select(WebhookDelivery))
+            if f'"consent_id":"{consent_id}"' in d.payload
+        ]
+        return {
+            "status": consent.status, "signers": signers, "signatures": signatures, "events": events,
+            "records": records, "webhooks": hooks,
+        }
+
+
+def test_declines_racing_status_polls_leave_one_outcome_per_consent(
+    app: Any, client: Any, world: World, clock: Clock
+) -> None:
+    """Right after the phone confirmed, declines and status polls on the same link race: each
+    consent ends given with its signature or refused without one, never both, with one record,
+    one webhook, and never a 5xx (no deadlock on PostgreSQL, no lost check on SQLite)."""
+    hook = world.api.post(
+        "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["consent.given", "consent.refused"]}
+    )
+    assert hook.status_code == 201, hook.get_data(as_text=True)
+    outcomes: list[dict[str, Any]] = []
+    errors: list[tuple[str, int, dict[str, Any]]] = []
+    for _ in range(ROUNDS):
+        token = world.adult(pn=None)
+        consent_id = world.consent_of(token)["id"]
+        assert start(client, token, "other").status_code == 200
+        Phone(client).sign_qr(status(client, token)["qr_data"])
+        clock.advance(3)
+        answers = _decline_or_poll(app, token)
+        errors += [a for a in answers if a[1] >= 500 or (a[0] == "poll" and a[1] != 200)]
+        errors += [a for a in answers if a[0] == "decline" and a[1] not in (200, 409)]
+        outcomes.append(_outcome(app, consent_id))
+    given = {
+        "status": "given", "signers": ["signed"], "signatures": 1,
+        "events": ["consent.requested", "signature.recorded", "consent.given"],
+        "records": ["consent_given"], "webhooks": ["consent.given"],
+    }
+    refused = {
+        "status": "refused", "signers": ["declined"], "signatures": 0,
+        "events": ["consent.requested", "consent.refused"],
+        "records": ["consent_refused"], "webhooks": ["consent.refused"],
+    }
+    wrong = [found for found in outcomes if found not in (given, refused)]
+    assert (errors, wrong) == ([], []), f"{len(errors)} bad answers, {len(wrong)} of {ROUNDS} consents wrong"
