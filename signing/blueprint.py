@@ -267,7 +267,8 @@ def consent_page(
         view,
         status=status,
         body=texts.markdown_html(view.body_markdown),
-        chosen=[p.key for p in view.purposes] if chosen is None else chosen,
+        # Nothing is pre-selected (GDPR Art. 4(11), Planet49): only what the person ticked.
+        chosen=chosen or [],
         providers=providers(),
         error=error or failed_attempt,
         field_error=field_error,

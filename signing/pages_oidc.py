@@ -38,10 +38,12 @@ def _redirect_uri() -> str:
     return current_app.config["BASE_URL"].rstrip("/") + "/oidc/callback"
 
 
-def _purposes_arg(values: list[str]) -> list[str] | None:
-    """``?purposes=a,b`` or ``?purposes=a&purposes=b``; absent means every requested purpose."""
-    if not values:
-        return None
+def _purposes_arg(values: list[str]) -> list[str]:
+    """``?purposes=a,b`` or ``?purposes=a&purposes=b``.
+
+    Absent means none chosen, never every purpose: this URL is followed by a person,
+    who must tick each purpose themselves (GDPR Art. 4(11)), not be sent to sign them all.
+    """
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 

@@ -153,7 +153,7 @@ def test_oidc_signing_records_a_verified_signature(
 def test_oidc_wrong_person_is_refused(app: Flask, client: Any, world: World, clock: Clock, op: str) -> None:
     token = world.adult()
     _user(op, "sven", STRANGER_PN, name="Sven Svensson")
-    go = client.get(f"/s/{token}/oidc/mock")
+    go = client.get(f"/s/{token}/oidc/mock?purposes=web")
     done = _callback(client, _authorize(go.headers["Location"], "sven"))
     assert done.status_code == 303
     assert f"/s/{token}?attempt=" in done.headers["Location"]
@@ -167,7 +167,7 @@ def test_oidc_without_a_personal_number_cannot_sign_a_bound_link(
 ) -> None:
     token = world.adult()
     _user(op, "anon", None)
-    go = client.get(f"/s/{token}/oidc/mock")
+    go = client.get(f"/s/{token}/oidc/mock?purposes=web")
     _callback(client, _authorize(go.headers["Location"], "anon"))
     assert _signatures(app) == []
 
@@ -177,7 +177,7 @@ def test_oidc_signing_without_a_known_number_takes_the_provider_identity(
 ) -> None:
     token = world.adult(pn=None)
     _user(op, "someone", STRANGER_PN, name="Sam Someone")
-    go = client.get(f"/s/{token}/oidc/mock")
+    go = client.get(f"/s/{token}/oidc/mock?purposes=web")
     done = _callback(client, _authorize(go.headers["Location"], "someone"))
     assert done.headers["Location"].endswith("/receipt")
     [sig] = _signatures(app)
@@ -188,7 +188,7 @@ def test_oidc_user_who_cancels_at_the_provider_sees_why(
     app: Flask, client: Any, world: World, clock: Clock, op: str
 ) -> None:
     token = world.adult()
-    go = client.get(f"/s/{token}/oidc/mock")
+    go = client.get(f"/s/{token}/oidc/mock?purposes=web")
     state = parse_qs(urlsplit(go.headers["Location"]).query)["state"][0]
     denied = _authorize(go.headers["Location"], None, deny=True)
     assert "error=access_denied" in denied
@@ -210,7 +210,7 @@ def test_oidc_callback_with_a_forged_state_or_code_changes_nothing(
 ) -> None:
     token = world.adult()
     _user(op, "anna", ADULT_PN)
-    go = client.get(f"/s/{token}/oidc/mock")
+    go = client.get(f"/s/{token}/oidc/mock?purposes=web")
     state = parse_qs(urlsplit(go.headers["Location"]).query)["state"][0]
     unknown = client.get("/oidc/callback?state=forged&code=x&lang=en")
     assert unknown.status_code == 404 and "Traceback" not in unknown.get_data(as_text=True)
@@ -224,10 +224,10 @@ def test_oidc_id_token_for_another_nonce_is_rejected(
 ) -> None:
     token = world.adult()
     _user(op, "anna", ADULT_PN)
-    first = client.get(f"/s/{token}/oidc/mock").headers["Location"]
+    first = client.get(f"/s/{token}/oidc/mock?purposes=web").headers["Location"]
     redirect = _authorize(first, "anna")
     # The user starts again; the first answer now comes back with the second attempt's state.
-    second = client.get(f"/s/{token}/oidc/mock").headers["Location"]
+    second = client.get(f"/s/{token}/oidc/mock?purposes=web").headers["Location"]
     second_state = parse_qs(urlsplit(second).query)["state"][0]
     code = parse_qs(urlsplit(redirect).query)["code"][0]
     swapped = _callback(client, f"/oidc/callback?state={second_state}&code={code}")
@@ -298,7 +298,8 @@ def test_oidc_signing_in_the_browser(
     token = world.adult()
     _user(op, "anna", ADULT_PN)
     browser.get(f"{live_url}/s/{token}?lang=en")
-    browser.find_element(By.ID, "purpose-2").click()  # untick Print
+    for box in ("purpose-1", "purpose-3"):  # nothing is pre-ticked: tick Website and Social media
+        browser.find_element(By.ID, box).click()
     browser.find_element(By.XPATH, "//button[contains(., 'Sign with Mock ID')]").click()
     wait_for(browser, lambda d: d.current_url.startswith(f"{op}/oauth2/authorize"), message="at the provider")
     browser.find_element(By.NAME, "sub").send_keys("anna")

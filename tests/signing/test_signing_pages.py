@@ -42,7 +42,7 @@ def test_consent_page_shows_text_safely_with_purposes_and_both_bankid_choices(cl
     assert "<strong>photos</strong>" in html and "<h3>Your rights</h3>" in html  # body headings below the h1
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html  # raw HTML shown as text
     for n, label in enumerate(("Website", "Print", "Social media"), start=1):
-        assert re.search(rf'id="purpose-{n}" name="purposes" value="\w+" checked>', html)
+        assert re.search(rf'id="purpose-{n}" name="purposes" value="\w+">', html)  # nothing pre-ticked
         assert f'<label for="purpose-{n}">{label}</label>' in html
     assert 'name="device" value="same"' in html and 'name="device" value="other"' in html
     assert "BankID on this device" in html and "BankID on another device" in html
