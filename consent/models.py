@@ -203,6 +203,8 @@ class Signature(Base):
     pn_encrypted: Mapped[str | None] = mapped_column(sa.Text, default=None)
     pn_masked: Mapped[str | None] = mapped_column(sa.String(20), default=None)
     purposes: Mapped[list[Any]] = mapped_column()
+    # The language of the text signed: the receipt shows the evidence in it, whatever the viewer's.
+    locale: Mapped[str] = mapped_column(sa.String(5))
     visible_text: Mapped[str] = mapped_column(sa.Text)
     visible_sha256: Mapped[str] = mapped_column(sa.String(64))
     # Holds personal numbers (BankID user block, signature XML, OIDC claims): encrypted at rest.

@@ -124,17 +124,30 @@ def _live_name(person: Person | None) -> str | None:
     return None if person is None or person.erased_at is not None else person.name
 
 
+def _signed_locale(session: Session, signer: Signer) -> str | None:
+    if signer.status != "signed":
+        return None
+    return session.scalar(sa.select(Signature.locale).where(Signature.signer_id == signer.id))
+
+
 def signing_view(
-    session: Session, signer: Signer, *, locale: str, now: datetime, keyring: Keyring | None = None
+    session: Session, signer: Signer, *, locale: str | None, now: datetime, keyring: Keyring | None = None
 ) -> SigningView:
-    """Everything the signing page shows, in ``locale`` when the text exists in it."""
+    """Everything the signing page shows for this signer's link.
+
+    Once the signer has signed, the text is the one signed, in the language signed,
+    whatever ``locale`` asks for: it is evidence. Before, the text is in ``locale`` when
+    it exists in it, else (and when ``locale`` is None) in the language the request was
+    made in.
+    """
     keys = _keyring(keyring)
     tenant = session.get(Tenant, signer.tenant_id)
     tenant_name = tenant.name if tenant is not None else ""
+    wanted = _signed_locale(session, signer) or locale
     if signer.addendum_id is not None:
         addendum = session.get(Addendum, signer.addendum_id)
         assert addendum is not None
-        shown = locale if locale in LOCALES else addendum.locale
+        shown = wanted if wanted in LOCALES else addendum.locale
         text = addenda.text(addendum.kind, shown)
         return SigningView(
             signer_id=signer.id, tenant_id=signer.tenant_id, tenant_name=tenant_name, kind="addendum",
@@ -150,7 +163,7 @@ def signing_view(
     assert consent is not None
     template = session.get(ConsentTemplate, consent.template_id)
     assert template is not None
-    shown = locale if locale in template.title else consent.locale
+    shown = wanted if wanted is not None and wanted in template.title else consent.locale
     subject = session.get(Person, consent.person_id)
     signer_person = session.get(Person, signer.person_id) if signer.person_id else None
     offered = list(consent.requested_purposes if consent.status == "pending" else consent.purposes)
@@ -380,8 +393,11 @@ def record_signature(
     purposes: list[str],
     visible_text: str,
     at: datetime,
+    locale: str | None = None,
 ) -> Signature:
     """Record one verified signature for a pending link, exactly once.
+
+    ``locale`` is the language of the text signed (default: the request's).
 
     The consent (or addendum) and the signer rows are locked (SELECT ... FOR
     UPDATE) and the unique ``signatures.signer_id`` backs that up inside a
@@ -406,10 +422,17 @@ def record_signature(
             raise Unprocessable(
                 "Choose at least one of the purposes requested.", errors={"purposes": ["Not a requested purpose."]}
             )
+        signed_locale = locale or consent.locale
+        template = session.get(ConsentTemplate, consent.template_id)
+        if template is None or signed_locale not in template.text_sha256:
+            raise Unprocessable(f"The text does not exist in {signed_locale!r}.", errors={"locale": ["Unknown."]})
     else:
         assert addendum is not None
         expected_pn = _addendum_pn(keyring, addendum)
         chosen = []
+        signed_locale = locale or addendum.locale
+        if signed_locale not in LOCALES:
+            raise Unprocessable(f"The text does not exist in {signed_locale!r}.", errors={"locale": ["Unknown."]})
     if expected_pn is not None and identity.personal_number != expected_pn:
         raise Forbidden("The signature was made by another person than the one this link is for.")
 
@@ -430,6 +453,7 @@ def record_signature(
         pn_encrypted=keyring.encrypt(pn, context=signer.tenant_id) if pn else None,
         pn_masked=_masked(pn),
         purposes=chosen,
+        locale=signed_locale,
         visible_text=visible_text,
         visible_sha256=sha256_hex(visible_text),
         evidence=dict(identity.evidence),
@@ -454,6 +478,10 @@ def record_signature(
         )
         addendum.status = "signed"
         addendum.signed_at = at
+        # The addendum records the text its signer read, which may be another language than the one sent.
+        if signed_locale != addendum.locale:
+            addendum.locale = signed_locale
+            addendum.text_sha256 = addenda.text(addendum.kind, signed_locale).sha256
         session.flush()
         audit.append(
             session, tenant_id, "addendum.signed", _actor(signer.id),
@@ -464,9 +492,20 @@ def record_signature(
 
 def _give(session: Session, consent: Consent, signer_id: str, at: datetime) -> None:
     signatures = list(
-        session.execute(sa.select(Signature.id, Signature.purposes).where(Signature.consent_id == consent.id))
+        session.execute(
+            sa.select(Signature.id, Signature.purposes, Signature.locale).where(Signature.consent_id == consent.id)
+        )
     )
-    agreed = [p for p in consent.requested_purposes if all(p in chosen for _, chosen in signatures)]
+    agreed = [p for p in consent.requested_purposes if all(p in chosen for _, chosen, _ in signatures)]
+    # The consent records the text its signers read: when they all read one language, that
+    # one, even if the request was made in another (the page lets each person choose).
+    languages = {signed for _, _, signed in signatures}
+    if len(languages) == 1 and consent.locale not in languages:
+        (signed,) = languages
+        template = session.get(ConsentTemplate, consent.template_id)
+        assert template is not None
+        consent.locale = signed
+        consent.text_sha256 = template.text_sha256[signed]
     consent.status = "given"
     consent.given_at = at
     consent.valid_from = at
@@ -475,7 +514,7 @@ def _give(session: Session, consent: Consent, signer_id: str, at: datetime) -> N
     session.flush()
     audit.append(
         session, consent.tenant_id, "consent.given", _actor(signer_id),
-        {"consent_id": consent.id, "signature_ids": sorted(sig_id for sig_id, _ in signatures)},
+        {"consent_id": consent.id, "signature_ids": sorted(sig_id for sig_id, _, _ in signatures)},
     )
 
 

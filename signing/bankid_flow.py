@@ -72,7 +72,7 @@ def start_bankid(
     purposes: Sequence[str] | None,
     end_user_ip: str,
     mobile: bool,
-    locale: str,
+    locale: str | None,
     now: datetime,
 ) -> BankIdStart:
     """Start a BankID ``sign`` order for this link, cancelling the signer's previous live one."""
@@ -149,7 +149,7 @@ def poll(
     bankid: BankIdClient | None,
     *,
     signer: Signer,
-    locale: str,
+    locale: str | None,
     now: datetime,
     interval: timedelta = COLLECT_INTERVAL,
 ) -> services.OrderState:

@@ -21,15 +21,15 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from flask import Blueprint, Flask, Response, current_app, json, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask import Blueprint, Flask, Response, current_app, g, json, redirect, render_template, request, url_for
+from flask_babel import get_locale, refresh
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from app import LOCALE_NAMES, errors, limiter
+from app import LOCALE_NAMES, LOCALES, errors, limiter
 from app.crypto import Keyring, sha256_hex
 from app.db import get_session, utcnow
 from app.errors import BadRequest, DomainError, Unprocessable
@@ -63,7 +63,25 @@ def keyring() -> Keyring:
 
 
 def locale() -> str:
+    """The language of the page (the chrome around the text)."""
     return str(get_locale() or "sv")
+
+
+# A signing link opens in the language its request was made in, not the browser's and not
+# the site-wide ``lang`` cookie (set on another link, or in the console): the organisation
+# chose it for this person. The person's own choice on the link's pages (the switch,
+# ``?lang=``) travels with the link's URLs, forms and redirects, so the page they sign
+# from shows, and the order signs, the text in the language they chose.
+def chosen_locale() -> str | None:
+    """The language the person chose on this link's pages, if any."""
+    chosen = request.args.get("lang")
+    return chosen if chosen in LOCALES else None
+
+
+def use_locale(code: str) -> None:
+    """This request's pages speak ``code``."""
+    g.page_locale = code
+    refresh()
 
 
 def client_ip() -> str:
@@ -76,7 +94,11 @@ def providers() -> list[oidc.Provider]:
 
 
 def open_link(token: str) -> services.Link:
-    return services.open_link(get_session(), keyring(), token, locale=locale(), now=now())
+    """The link and its view; the page speaks the chosen language, else the text's."""
+    chosen = chosen_locale()
+    link = services.open_link(get_session(), keyring(), token, locale=chosen, now=now())
+    use_locale(chosen or link.view.locale)
+    return link
 
 
 # --- BankID -------------------------------------------------------------------------------
@@ -202,17 +224,22 @@ limit_per_address = limiter.shared_limit(_address_limit, scope="signing-start-ad
 # --- pages ---------------------------------------------------------------------------------
 
 
+def link_url(endpoint: str, token: str, **values: Any) -> str:
+    """A URL of this link's own, carrying the person's language choice."""
+    return url_for(endpoint, token=token, lang=chosen_locale(), **values)
+
+
 def urls(token: str) -> dict[str, str]:
     return {
-        "page": url_for("signing.page", token=token),
-        "start": url_for("signing.bankid_start", token=token),
-        "progress": url_for("signing.bankid_progress", token=token),
-        "status": url_for("signing.bankid_status", token=token),
-        "qr": url_for("signing.bankid_qr", token=token),
-        "cancel": url_for("signing.bankid_cancel", token=token),
-        "decline": url_for("signing.decline", token=token),
-        "withdraw": url_for("signing.withdraw", token=token),
-        "receipt": url_for("signing.receipt", token=token),
+        "page": link_url("signing.page", token),
+        "start": link_url("signing.bankid_start", token),
+        "progress": link_url("signing.bankid_progress", token),
+        "status": link_url("signing.bankid_status", token),
+        "qr": url_for("signing.bankid_qr", token=token),  # an image: no words in it
+        "cancel": link_url("signing.bankid_cancel", token),
+        "decline": link_url("signing.decline", token),
+        "withdraw": link_url("signing.withdraw", token),
+        "receipt": link_url("signing.receipt", token),
         "record": url_for("signing.record", token=token),
     }
 
@@ -224,11 +251,13 @@ def render(template: str, status: int = 200, **context: Any) -> Response:
 
 def render_link(template: str, token: str, view: SigningView, status: int = 200, **context: Any) -> Response:
     """A page about this link: its view and the URLs of its actions go along."""
-    return render(template, status=status, token=token, view=view, urls=urls(token), **context)
+    return render(template, status=status, token=token, view=view, urls=urls(token), link_lang=chosen_locale(),
+                  **context)
 
 
 def redirect_to(endpoint: str, token: str, **values: Any) -> BaseResponse:
-    """Post/redirect/get to one of this link's pages."""
+    """Post/redirect/get to one of this link's pages, in the language chosen on it."""
+    values.setdefault("lang", chosen_locale())
     return redirect(url_for(endpoint, token=token, **values), code=303)
 
 

@@ -45,7 +45,7 @@ def start_oidc(
     purposes: Sequence[str] | None,
     redirect_uri: str,
     end_user_ip: str,
-    locale: str,
+    locale: str | None,
     now: datetime,
 ) -> str:
     """Create the attempt and return the provider's authorization URL."""
@@ -75,10 +75,13 @@ class OidcOutcome:
     order_id: str
     status: str  # complete | failed
     failure_code: str | None
+    locale: str  # the language of the text the person was signing
 
 
 def _outcome(order: SignatureOrder) -> OidcOutcome:
-    return OidcOutcome(order.signer_id, order.id, services.order_state(order).status, order.failure_code)
+    return OidcOutcome(
+        order.signer_id, order.id, services.order_state(order).status, order.failure_code, order.locale
+    )
 
 
 def _fail(session: Session, order: SignatureOrder, code: str, now: datetime) -> OidcOutcome:
@@ -133,7 +136,7 @@ def finish_oidc(
     code: str | None,
     error: str | None,
     redirect_uri: str,
-    locale: str,
+    locale: str | None,
     now: datetime,
 ) -> OidcOutcome:
     """The provider sent the user back: verify, then record the signature (or the failure)."""

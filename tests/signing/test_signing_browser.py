@@ -134,7 +134,7 @@ def test_qr_refreshes_and_the_page_moves_on_to_the_receipt(
     first = browser.find_element(by.ID, "qr-image").get_attribute("src")
     wait_for(browser, lambda d: d.find_element(by.ID, "qr-image").get_attribute("src") != first, message="QR refresh")
     Phone(client).sign_qr(status(client, token)["qr_data"])
-    wait_for(browser, lambda d: d.current_url.endswith(f"/s/{token}/receipt"), timeout=15, message="receipt")
+    wait_for(browser, lambda d: d.current_url.endswith(f"/s/{token}/receipt?lang=en"), timeout=15, message="receipt")
     assert "Receipt" in browser.find_element(by.TAG_NAME, "h1").text
 
 
@@ -174,7 +174,7 @@ def test_keyboard_only_signing_run(browser: Any, live_url: str, client: Any, wor
     wait_for(browser, lambda d: d.find_elements(by.ID, "qr-image"), message="progress page with QR")
 
     Phone(client).sign_qr(status(client, token)["qr_data"])
-    wait_for(browser, lambda d: d.current_url.endswith(f"/s/{token}/receipt"), timeout=15, message="receipt")
+    wait_for(browser, lambda d: d.current_url.endswith(f"/s/{token}/receipt?lang=en"), timeout=15, message="receipt")
     text = browser.find_element(by.TAG_NAME, "main").text
     assert "Website" in text and "Print" in text and "Social media" not in text
     # The withdraw control is reachable from the keyboard as well.
