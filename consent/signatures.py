@@ -60,7 +60,8 @@ class SigningView:
     signer_status: str  # pending | signed | declined
     object_id: str  # consent id or addendum id
     object_status: str  # pending | given | refused | withdrawn | revoked | expired | signed
-    locale: str
+    locale: str  # the language of the text shown (and signed)
+    page_locale: str  # the language of the page around it
     title: str
     body_markdown: str
     text_sha256: str
@@ -131,28 +132,36 @@ def _signed_locale(session: Session, signer: Signer) -> str | None:
 
 
 def signing_view(
-    session: Session, signer: Signer, *, locale: str | None, now: datetime, keyring: Keyring | None = None
+    session: Session,
+    signer: Signer,
+    *,
+    locale: str | None,
+    now: datetime,
+    keyring: Keyring | None = None,
+    preferred: str | None = None,
 ) -> SigningView:
     """Everything the signing page shows for this signer's link.
 
-    Once the signer has signed, the text is the one signed, in the language signed,
-    whatever ``locale`` asks for: it is evidence. Before, the text is in ``locale`` when
-    it exists in it, else (and when ``locale`` is None) in the language the request was
-    made in.
+    The page speaks ``locale`` (the person's choice on the link), else the language
+    signed, else the one the request named, else ``preferred`` (the browser's). Once
+    the signer has signed, the text is the one signed, in the language signed, whatever
+    the page speaks: it is evidence. Before, the text is in the page's language when it
+    exists in it, else in the language the request was made in.
     """
     keys = _keyring(keyring)
     tenant = session.get(Tenant, signer.tenant_id)
     tenant_name = tenant.name if tenant is not None else ""
-    wanted = _signed_locale(session, signer) or locale
+    signed = _signed_locale(session, signer)
     if signer.addendum_id is not None:
         addendum = session.get(Addendum, signer.addendum_id)
         assert addendum is not None
-        shown = wanted if wanted in LOCALES else addendum.locale
+        page = locale or signed or addendum.locale  # an addendum always names its language
+        shown = signed or (page if page in LOCALES else addendum.locale)
         text = addenda.text(addendum.kind, shown)
         return SigningView(
             signer_id=signer.id, tenant_id=signer.tenant_id, tenant_name=tenant_name, kind="addendum",
             role=signer.role, signer_status=signer.status, object_id=addendum.id, object_status=addendum.status,
-            locale=shown, title=text.title, body_markdown=text.body, text_sha256=text.sha256,
+            locale=shown, page_locale=page, title=text.title, body_markdown=text.body, text_sha256=text.sha256,
             subject_name=None, signer_name=addendum.signer_name,
             required_personal_number=_addendum_pn(keys, addendum), purposes=[], asset_count=None,
             valid_until=None, validity_days=None, signed_at=signer.signed_at,
@@ -163,7 +172,8 @@ def signing_view(
     assert consent is not None
     template = session.get(ConsentTemplate, consent.template_id)
     assert template is not None
-    shown = wanted if wanted is not None and wanted in template.title else consent.locale
+    page = locale or signed or consent.requested_locale or preferred or consent.locale
+    shown = signed or (page if page in template.title else consent.locale)
     subject = session.get(Person, consent.person_id)
     signer_person = session.get(Person, signer.person_id) if signer.person_id else None
     offered = list(consent.requested_purposes if consent.status == "pending" else consent.purposes)
@@ -172,7 +182,7 @@ def signing_view(
     return SigningView(
         signer_id=signer.id, tenant_id=signer.tenant_id, tenant_name=tenant_name, kind="consent",
         role=signer.role, signer_status=signer.status, object_id=consent.id, object_status=current,
-        locale=shown, title=template.title[shown], body_markdown=template.body[shown],
+        locale=shown, page_locale=page, title=template.title[shown], body_markdown=template.body[shown],
         text_sha256=template.text_sha256[shown], subject_name=_live_name(subject),
         signer_name=_live_name(signer_person), required_personal_number=_person_pn(keys, signer_person),
         purposes=[PurposeOption(key=k, label=labels[k]) for k in offered],

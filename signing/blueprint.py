@@ -67,21 +67,34 @@ def locale() -> str:
     return str(get_locale() or "sv")
 
 
-# A signing link opens in the language its request was made in, not the browser's and not
-# the site-wide ``lang`` cookie (set on another link, or in the console): the organisation
-# chose it for this person. The person's own choice on the link's pages (the switch,
-# ``?lang=``) travels with the link's URLs, forms and redirects, so the page they sign
-# from shows, and the order signs, the text in the language they chose.
+# A signing link opens in the language its request named, whatever the browser or the
+# site-wide ``lang`` cookie (set on another link, or in the console) says: the organisation
+# chose it for this person. Only a request that named none follows the browser. The
+# person's own choice on the link (the switch, ``?lang=``) wins, and every page of the
+# link carries its language in the URLs of its links and forms, so a form posts in the
+# language of the page it is on: the order signs the text the person read.
 def chosen_locale() -> str | None:
-    """The language the person chose on this link's pages, if any."""
+    """The language this request of the link's pages asks for (``?lang=``), if any."""
     chosen = request.args.get("lang")
     return chosen if chosen in LOCALES else None
 
 
+def browser_locale() -> str:
+    """What the browser prefers (cookie, Accept-Language), for a request that named no language."""
+    return str(g.get("browser_locale") or get_locale() or "sv")
+
+
 def use_locale(code: str) -> None:
     """This request's pages speak ``code``."""
+    g.browser_locale = browser_locale()  # before the pin hides it
     g.page_locale = code
     refresh()
+
+
+def page_locale() -> str | None:
+    """The language this request's link page speaks, once the link is open."""
+    pinned = g.get("page_locale")
+    return str(pinned) if pinned else None
 
 
 def client_ip() -> str:
@@ -94,10 +107,11 @@ def providers() -> list[oidc.Provider]:
 
 
 def open_link(token: str) -> services.Link:
-    """The link and its view; the page speaks the chosen language, else the text's."""
-    chosen = chosen_locale()
-    link = services.open_link(get_session(), keyring(), token, locale=chosen, now=now())
-    use_locale(chosen or link.view.locale)
+    """The link and its view; this request's pages speak the view's page language."""
+    link = services.open_link(
+        get_session(), keyring(), token, locale=chosen_locale(), now=now(), preferred=browser_locale()
+    )
+    use_locale(link.view.page_locale)
     return link
 
 
@@ -225,8 +239,8 @@ limit_per_address = limiter.shared_limit(_address_limit, scope="signing-start-ad
 
 
 def link_url(endpoint: str, token: str, **values: Any) -> str:
-    """A URL of this link's own, carrying the person's language choice."""
-    return url_for(endpoint, token=token, lang=chosen_locale(), **values)
+    """A URL of this link's own, in the language of the page it is on."""
+    return url_for(endpoint, token=token, lang=page_locale() or chosen_locale(), **values)
 
 
 def urls(token: str) -> dict[str, str]:
@@ -251,8 +265,10 @@ def render(template: str, status: int = 200, **context: Any) -> Response:
 
 def render_link(template: str, token: str, view: SigningView, status: int = 200, **context: Any) -> Response:
     """A page about this link: its view and the URLs of its actions go along."""
-    return render(template, status=status, token=token, view=view, urls=urls(token), link_lang=chosen_locale(),
-                  **context)
+    return render(
+        template, status=status, token=token, view=view, urls=urls(token), link_lang=page_locale() or chosen_locale(),
+        **context,
+    )
 
 
 def redirect_to(endpoint: str, token: str, **values: Any) -> BaseResponse:

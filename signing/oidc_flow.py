@@ -47,9 +47,12 @@ def start_oidc(
     end_user_ip: str,
     locale: str | None,
     now: datetime,
+    preferred: str | None = None,
 ) -> str:
     """Create the attempt and return the provider's authorization URL."""
-    attempt = services.prepare_attempt(session, keyring, token=token, purposes=purposes, locale=locale, now=now)
+    attempt = services.prepare_attempt(
+        session, keyring, token=token, purposes=purposes, locale=locale, now=now, preferred=preferred
+    )
     view = attempt.view
     try:
         request = oidc.authorization_request(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import Response, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.db import get_session
@@ -17,6 +17,7 @@ from signing.blueprint import (
     attempt,
     bankid_client,
     bp,
+    browser_locale,
     check_empty_body,
     chosen_locale,
     client_ip,
@@ -27,7 +28,6 @@ from signing.blueprint import (
     keyring,
     limit_per_address,
     limit_per_link,
-    link_url,
     load,
     now,
     open_link,
@@ -54,7 +54,7 @@ def bankid_start(token: str) -> BaseResponse:
             started = bankid_flow.start_bankid(
                 session, ring, client, token=token, device=device, purposes=purposes,
                 end_user_ip=client_ip(), mobile=texts.is_mobile(request.user_agent.string),
-                locale=chosen_locale(), now=now(),
+                locale=chosen_locale(), preferred=browser_locale(), now=now(),
             )
     except (Unprocessable, bankid_flow.BankIdStartFailed) as exc:
         link = open_link(token)  # also sets the page's language for the message
@@ -96,7 +96,7 @@ def bankid_status(token: str) -> Response:
     if qr_data is not None:
         body["qr_data"] = qr_data
     if state.status == "complete":
-        body["receipt_url"] = link_url("signing.receipt", token)
+        body["receipt_url"] = url_for("signing.receipt", token=token, lang=chosen_locale())
     return json_response(body)
 
 

@@ -15,6 +15,7 @@ from signing.blueprint import (
     StartSchema,
     bankid_client,
     bp,
+    browser_locale,
     chosen_locale,
     client_ip,
     invalid_form,
@@ -81,7 +82,8 @@ def oidc_start(token: str, name: str) -> BaseResponse:
         with bankid_client() as client, oidc.http_client() as http:
             url = oidc_flow.start_oidc(
                 session, keyring(), client, http, provider, token=token, purposes=purposes,
-                redirect_uri=_redirect_uri(), end_user_ip=client_ip(), locale=chosen_locale(), now=now(),
+                redirect_uri=_redirect_uri(), end_user_ip=client_ip(), locale=chosen_locale(),
+                preferred=browser_locale(), now=now(),
             )
     except Unprocessable as exc:
         if wants_json():

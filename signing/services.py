@@ -62,13 +62,16 @@ class Link:
     view: SigningView
 
 
-def open_link(session: Session, keyring: Keyring, token: str, *, locale: str | None, now: datetime) -> Link:
+def open_link(
+    session: Session, keyring: Keyring, token: str, *, locale: str | None, now: datetime, preferred: str | None = None
+) -> Link:
     """The signer and what their page shows. Unknown → 404, expired → 410 (consent core).
 
-    ``locale`` is the language the person chose on the link's pages; None is the
-    request's own (see ``signing_view``)."""
+    ``locale`` is the language the person chose on the link's pages, ``preferred`` the
+    browser's; the request's own language comes between them (see ``signing_view``)."""
     signer = signatures.signer_by_token(session, token, now=now)
-    return Link(signer, signatures.signing_view(session, signer, locale=locale, now=now, keyring=keyring))
+    view = signatures.signing_view(session, signer, locale=locale, now=now, keyring=keyring, preferred=preferred)
+    return Link(signer, view)
 
 
 def signable(view: SigningView) -> bool:
@@ -185,9 +188,10 @@ def prepare_attempt(
     purposes: Sequence[str] | None,
     locale: str | None,
     now: datetime,
+    preferred: str | None = None,
 ) -> Attempt:
     """The text to sign is the one the page showed: the same link, the same language choice."""
-    view = open_link(session, keyring, token, locale=locale, now=now).view
+    view = open_link(session, keyring, token, locale=locale, now=now, preferred=preferred).view
     chosen = purposes_to_sign(view, purposes)
     text = signatures.visible_text(view, chosen)
     return Attempt(view, chosen, text, live_orders(session, view.signer_id))

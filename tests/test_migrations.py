@@ -137,5 +137,7 @@ def test_signed_locale_is_taken_from_each_existing_signed_text(empty_database: s
                 assert found == {signers["marked"]: "sv", signers["plain"]: "nb",
                                  signers["rep"]: "nb", signers["rep_plain"]: "en"}, table
             assert all(not c["nullable"] for c in sa.inspect(conn).get_columns("signatures") if c["name"] == "locale")
+            # The language an existing request was made in counts as the one it named.
+            assert conn.execute(sa.text("SELECT requested_locale FROM consents")).scalar_one() == "nb"
     finally:
         engine.dispose()

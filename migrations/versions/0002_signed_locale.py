@@ -1,12 +1,16 @@
-"""the language each signature (and each signing attempt) was made in
+"""the language each signature (and each signing attempt) was made in, and the one a request named
 
 A person may read and sign the text in another language than the request's, so the
 language signed is kept with the signature; the receipt shows the evidence in it.
-
 Existing rows: the signed text itself says its language, through the fixed labels that
 ``consent.signatures.visible_text`` puts in it (the purposes heading of a consent, the
 "signed on behalf of" line of an addendum); where none is found, the language the
 request was made in.
+
+A request that names its language opens in it whatever the browser says; one that
+names none follows the browser. Existing consents: the language they were made in
+counts as named (whether it was cannot be told any more, and the API has always
+answered it as the request's).
 
 Revision ID: 0002_signed_locale
 Revises: 0001_initial
@@ -37,6 +41,11 @@ def _like(text: str) -> str:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("consents", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("requested_locale", sa.String(length=5), nullable=True))
+    consents_table = sa.table("consents", sa.column("locale", sa.String), sa.column("requested_locale", sa.String))
+    op.execute(consents_table.update().values(requested_locale=consents_table.c.locale))
+
     for name in _TABLES:
         with op.batch_alter_table(name, schema=None) as batch_op:
             batch_op.add_column(sa.Column("locale", sa.String(length=5), nullable=True))
@@ -79,3 +88,5 @@ def downgrade() -> None:
     for name in reversed(_TABLES):
         with op.batch_alter_table(name, schema=None) as batch_op:
             batch_op.drop_column("locale")
+    with op.batch_alter_table("consents", schema=None) as batch_op:
+        batch_op.drop_column("requested_locale")

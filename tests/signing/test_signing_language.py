@@ -109,7 +109,7 @@ def test_a_request_made_in_norwegian_opens_in_norwegian_whatever_the_browser_pre
     assert resp.status_code == 200 and '<html lang="nb">' in html
     assert "<h1>Samtykke til bilder</h1>" in html and "Nettsted" in html and "Samtycke till bilder" not in html
     assert "BankID på denne enheten" in html and "Samtykk og signer" in html  # the page around it is Norwegian too
-    assert f'action="/s/{token}/bankid/start"' in html  # nothing chosen: the request's language throughout
+    assert f'action="/s/{token}/bankid/start?lang=nb"' in html  # the form posts in the page's language
     # The status messages the page's script fetches speak the link's language too.
     assert client.post(f"/s/{token}/bankid/start", json={"device": "other", "purposes": ["web"]}).status_code == 200
     nb_message = _status(client, token)["message"]
@@ -161,8 +161,9 @@ def test_a_json_start_signs_the_requests_language_unless_the_link_chose_another(
 
 
 def test_each_guardian_keeps_the_language_they_signed_in(app: Any, client: Any, world: World, clock: Clock) -> None:
-    req, (t1, t2) = world.family("all")  # the request in Swedish
+    req, (t1, t2) = world.family("all")  # the request names no language
     _sign(client, clock, t1, GUARDIAN_PN, query="?lang=nb", purposes=["web"])
+    client.delete_cookie("lang")  # the other guardian, on another phone: a Swedish one
     _sign(client, clock, t2, GUARDIAN2_PN, purposes=["web"])
     first = client.get(f"/s/{t1}/receipt?lang=en", headers={"Accept": "application/json"}).get_json()
     second = client.get(f"/s/{t2}/receipt?lang=en", headers={"Accept": "application/json"}).get_json()
@@ -170,7 +171,7 @@ def test_each_guardian_keeps_the_language_they_signed_in(app: Any, client: Any, 
     assert (second["locale"], second["text_sha256"]) == ("sv", HASH["sv"])
     assert "Samtykke til bilder" in client.get(f"/s/{t1}/receipt?lang=sv").get_data(as_text=True)
     consent = world.consent(req["consent_id"])
-    # Two languages signed: the consent keeps the request's; each signature keeps its own.
+    # Two languages signed: the consent keeps the one it was made in; each signature keeps its own.
     assert consent["status"] == "given" and consent["locale"] == "sv"
     assert consent["template"]["text_sha256"] == HASH["sv"]
 
@@ -191,3 +192,22 @@ def test_an_addendum_receipt_keeps_the_language_signed(app: Any, client: Any, ap
     assert nb.title in html and sv.title not in html and f'id="text-sha256">{nb.sha256}<' in html
     as_json = client.get(f"/s/{token}/receipt?lang=en", headers={"Accept": "application/json"}).get_json()
     assert as_json["locale"] == "nb" and as_json["text_sha256"] == nb.sha256 and as_json["title"] == nb.title
+
+
+def test_the_form_signs_the_language_of_its_page_even_if_the_browsers_preference_changes(
+    app: Any, client: Any, world: World
+) -> None:
+    """A request that names no language follows the browser; the page's form carries the
+    language it was shown in, so a preference changed meanwhile (another tab) changes nothing."""
+    token = world.adult()
+    page = client.get(f"/s/{token}", headers={"Accept-Language": "nb-NO"}).get_data(as_text=True)
+    assert '<html lang="nb">' in page and "Samtykke til bilder" in page
+    client.set_cookie("lang", "en")  # e.g. English chosen on another page meanwhile
+    resp = client.post(
+        _action(page), data={"csrf_token": _csrf(page), "device": "other", "purposes": ["web"]},
+        headers={"Accept-Language": "sv"},
+    )
+    assert resp.status_code == 303
+    with transaction(app.extensions["samtycke.sessionmaker"]) as s:
+        order = s.scalars(sa.select(SignatureOrder)).one()
+    assert order.locale == "nb" and "Samtykke til bilder" in order.visible_text and "### Formål" in order.visible_text

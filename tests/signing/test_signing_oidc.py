@@ -110,7 +110,7 @@ def test_oidc_signing_records_a_verified_signature(
     assert "Sign with Mock ID" in page and f'formaction="/s/{token}/oidc/mock?lang=en"' in page
     _user(op, "anna", ADULT_PN)
 
-    go = client.get(f"/s/{token}/oidc/mock?purposes=web,print")
+    go = client.get(f"/s/{token}/oidc/mock?purposes=web,print&lang=en")  # as the English page goes on
     assert go.status_code == 302
     location = go.headers["Location"]
     query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
@@ -129,8 +129,8 @@ def test_oidc_signing_records_a_verified_signature(
     assert query["code_challenge"] == challenge and verifier not in location
 
     done = _callback(client, _authorize(location, "anna"))
-    # Back on the receipt in the language the text was read in (no choice was made: the request's).
-    assert done.status_code == 303 and done.headers["Location"].endswith(f"/s/{token}/receipt?lang=sv")
+    # Back on the receipt in the language the text was read in.
+    assert done.status_code == 303 and done.headers["Location"].endswith(f"/s/{token}/receipt?lang=en")
     [sig] = _signatures(app)
     assert sig.method == "oidc" and sig.signer_name == "Anna Andersson" and sig.purposes == ["web", "print"]
     assert sig.pn_masked and sig.pn_masked.startswith(ADULT_PN[:8])
@@ -145,7 +145,7 @@ def test_oidc_signing_records_a_verified_signature(
 
     # The provider's answer is used once: replaying it records nothing more.
     replay = _callback(client, f"/oidc/callback?state={query['state']}&code=again")
-    assert replay.status_code == 303 and replay.headers["Location"].endswith(f"/s/{token}/receipt?lang=sv")
+    assert replay.status_code == 303 and replay.headers["Location"].endswith(f"/s/{token}/receipt?lang=en")
     assert len(_signatures(app)) == 1
     with transaction(app.extensions["samtycke.sessionmaker"]) as s:
         assert list(s.scalars(sa.select(AuditEvent.type))).count("signature.recorded") == 1
