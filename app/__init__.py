@@ -47,6 +47,11 @@ PLUGINS = (
 
 
 def select_locale() -> str:
+    # A page whose language is its own (a signing link's: the request's, or what the person
+    # chose on that link) sets it for the request, ahead of the cookie and the browser.
+    pinned = g.get("page_locale")
+    if pinned in LOCALES:
+        return str(pinned)
     chosen = request.args.get("lang") or request.cookies.get("lang")
     if chosen in LOCALES:
         return chosen

@@ -116,7 +116,10 @@ class Consent(Base):
     template_id: Mapped[str] = mapped_column(sa.ForeignKey("consent_templates.id"))
     template_key: Mapped[str] = mapped_column(sa.String(64))
     template_version: Mapped[int] = mapped_column(sa.Integer)
+    # The language of the consent text (the one signed, once every signature is in one language).
     locale: Mapped[str] = mapped_column(sa.String(5))
+    # The language the request named; None: the subject's page uses the person's own preference.
+    requested_locale: Mapped[str | None] = mapped_column(sa.String(5), default=None)
     text_sha256: Mapped[str] = mapped_column(sa.String(64))
     # Purposes offered in the request; ``purposes`` narrows to what was chosen when given.
     requested_purposes: Mapped[list[Any]] = mapped_column()
@@ -205,6 +208,8 @@ class Signature(Base):
     pn_encrypted: Mapped[str | None] = mapped_column(sa.Text, default=None)
     pn_masked: Mapped[str | None] = mapped_column(sa.String(20), default=None)
     purposes: Mapped[list[Any]] = mapped_column()
+    # The language of the text signed: the receipt shows the evidence in it, whatever the viewer's.
+    locale: Mapped[str] = mapped_column(sa.String(5))
     visible_text: Mapped[str] = mapped_column(sa.Text)
     visible_sha256: Mapped[str] = mapped_column(sa.String(64))
     # Holds personal numbers (BankID user block, signature XML, OIDC claims): encrypted at rest.

@@ -93,6 +93,7 @@ def create(
         template_key=template.key,
         template_version=template.version,
         locale=locale,
+        requested_locale=data.locale,
         text_sha256=template.text_sha256[locale],
         requested_purposes=purposes,
         purposes=purposes,

@@ -60,7 +60,8 @@ class SigningView:
     signer_status: str  # pending | signed | declined
     object_id: str  # consent id or addendum id
     object_status: str  # pending | given | refused | withdrawn | revoked | expired | signed
-    locale: str
+    locale: str  # the language of the text shown (and signed)
+    page_locale: str  # the language of the page around it
     title: str
     body_markdown: str
     text_sha256: str
@@ -136,22 +137,43 @@ def _live_name(person: Person | None) -> str | None:
     return None if person is None or person.erased_at is not None else person.name
 
 
+def _signed_locale(session: Session, signer: Signer) -> str | None:
+    if signer.status != "signed":
+        return None
+    return session.scalar(sa.select(Signature.locale).where(Signature.signer_id == signer.id))
+
+
 def signing_view(
-    session: Session, signer: Signer, *, locale: str, now: datetime, keyring: Keyring | None = None
+    session: Session,
+    signer: Signer,
+    *,
+    locale: str | None,
+    now: datetime,
+    keyring: Keyring | None = None,
+    preferred: str | None = None,
 ) -> SigningView:
-    """Everything the signing page shows, in ``locale`` when the text exists in it."""
+    """Everything the signing page shows for this signer's link.
+
+    The page speaks ``locale`` (the person's choice on the link), else the language
+    signed, else the one the request named, else ``preferred`` (the browser's). Once
+    the signer has signed, the text is the one signed, in the language signed, whatever
+    the page speaks: it is evidence. Before, the text is in the page's language when it
+    exists in it, else in the language the request was made in.
+    """
     keys = _keyring(keyring)
     tenant = session.get(Tenant, signer.tenant_id)
     tenant_name = tenant.name if tenant is not None else ""
+    signed = _signed_locale(session, signer)
     if signer.addendum_id is not None:
         addendum = session.get(Addendum, signer.addendum_id)
         assert addendum is not None
-        shown = locale if locale in LOCALES else addendum.locale
+        page = locale or signed or addendum.locale  # an addendum always names its language
+        shown = signed or (page if page in LOCALES else addendum.locale)
         text = addenda.text(addendum.kind, shown)
         return SigningView(
             signer_id=signer.id, tenant_id=signer.tenant_id, tenant_name=tenant_name, kind="addendum",
             role=signer.role, signer_status=signer.status, object_id=addendum.id, object_status=addendum.status,
-            locale=shown, title=text.title, body_markdown=text.body, text_sha256=text.sha256,
+            locale=shown, page_locale=page, title=text.title, body_markdown=text.body, text_sha256=text.sha256,
             subject_name=None, signer_name=addendum.signer_name,
             required_personal_number=_addendum_pn(keys, addendum), purposes=[], asset_count=None,
             valid_until=None, validity_days=None, signed_at=signer.signed_at,
@@ -162,7 +184,8 @@ def signing_view(
     assert consent is not None
     template = session.get(ConsentTemplate, consent.template_id)
     assert template is not None
-    shown = locale if locale in template.title else consent.locale
+    page = locale or signed or consent.requested_locale or preferred or consent.locale
+    shown = signed or (page if page in template.title else consent.locale)
     subject = session.get(Person, consent.person_id)
     signer_person = session.get(Person, signer.person_id) if signer.person_id else None
     offered = list(consent.requested_purposes if consent.status == "pending" else consent.purposes)
@@ -171,7 +194,7 @@ def signing_view(
     return SigningView(
         signer_id=signer.id, tenant_id=signer.tenant_id, tenant_name=tenant_name, kind="consent",
         role=signer.role, signer_status=signer.status, object_id=consent.id, object_status=current,
-        locale=shown, title=template.title[shown], body_markdown=template.body[shown],
+        locale=shown, page_locale=page, title=template.title[shown], body_markdown=template.body[shown],
         text_sha256=template.text_sha256[shown], subject_name=_live_name(subject),
         signer_name=_live_name(signer_person), required_personal_number=_person_pn(keys, signer_person),
         purposes=[PurposeOption(key=k, label=labels[k]) for k in offered],
@@ -406,8 +429,11 @@ def record_signature(
     purposes: list[str],
     visible_text: str,
     at: datetime,
+    locale: str | None = None,
 ) -> Signature:
     """Record one verified signature for a pending link, exactly once.
+
+    ``locale`` is the language of the text signed (default: the request's).
 
     The tenant, the consent (or addendum) and the signer are locked and read
     afresh (:func:`lock_signer`), every status change is conditional on the status
@@ -434,10 +460,17 @@ def record_signature(
             raise Unprocessable(
                 "Choose at least one of the purposes requested.", errors={"purposes": ["Not a requested purpose."]}
             )
+        signed_locale = locale or consent.locale
+        template = session.get(ConsentTemplate, consent.template_id)
+        if template is None or signed_locale not in template.text_sha256:
+            raise Unprocessable(f"The text does not exist in {signed_locale!r}.", errors={"locale": ["Unknown."]})
     else:
         assert addendum is not None
         expected_pn = _addendum_pn(keyring, addendum)
         chosen = []
+        signed_locale = locale or addendum.locale
+        if signed_locale not in LOCALES:
+            raise Unprocessable(f"The text does not exist in {signed_locale!r}.", errors={"locale": ["Unknown."]})
     if expected_pn is not None and identity.personal_number != expected_pn:
         raise Forbidden("The signature was made by another person than the one this link is for.")
 
@@ -458,6 +491,7 @@ def record_signature(
         pn_encrypted=keyring.encrypt(pn, context=signer.tenant_id) if pn else None,
         pn_masked=_masked(pn),
         purposes=chosen,
+        locale=signed_locale,
         visible_text=visible_text,
         visible_sha256=sha256_hex(visible_text),
         evidence=dict(identity.evidence),
@@ -482,6 +516,10 @@ def record_signature(
         )
         addendum.status = "signed"
         addendum.signed_at = at
+        # The addendum records the text its signer read, which may be another language than the one sent.
+        if signed_locale != addendum.locale:
+            addendum.locale = signed_locale
+            addendum.text_sha256 = addenda.text(addendum.kind, signed_locale).sha256
         session.flush()
         audit.append(
             session, tenant_id, "addendum.signed", _actor(signer.id),
@@ -492,9 +530,20 @@ def record_signature(
 
 def _give(session: Session, consent: Consent, signer_id: str, at: datetime) -> None:
     signatures = list(
-        session.execute(sa.select(Signature.id, Signature.purposes).where(Signature.consent_id == consent.id))
+        session.execute(
+            sa.select(Signature.id, Signature.purposes, Signature.locale).where(Signature.consent_id == consent.id)
+        )
     )
-    agreed = [p for p in consent.requested_purposes if all(p in chosen for _, chosen in signatures)]
+    agreed = [p for p in consent.requested_purposes if all(p in chosen for _, chosen, _ in signatures)]
+    # The consent records the text its signers read: when they all read one language, that
+    # one, even if the request was made in another (the page lets each person choose).
+    languages = {signed for _, _, signed in signatures}
+    if len(languages) == 1 and consent.locale not in languages:
+        (signed,) = languages
+        template = session.get(ConsentTemplate, consent.template_id)
+        assert template is not None
+        consent.locale = signed
+        consent.text_sha256 = template.text_sha256[signed]
     consent.status = "given"
     consent.given_at = at
     consent.valid_from = at
@@ -503,7 +552,7 @@ def _give(session: Session, consent: Consent, signer_id: str, at: datetime) -> N
     session.flush()
     audit.append(
         session, consent.tenant_id, "consent.given", _actor(signer_id),
-        {"consent_id": consent.id, "signature_ids": sorted(sig_id for sig_id, _ in signatures)},
+        {"consent_id": consent.id, "signature_ids": sorted(sig_id for sig_id, _, _ in signatures)},
     )
 
 

@@ -73,13 +73,16 @@ def start_bankid(
     purposes: Sequence[str] | None,
     end_user_ip: str,
     mobile: bool,
-    locale: str,
+    locale: str | None,
     now: datetime,
+    preferred: str | None = None,
 ) -> BankIdStart:
     """Start a BankID ``sign`` order for this link, cancelling the signer's previous live one."""
     if device not in ("same", "other"):
         raise Unprocessable("device must be 'same' or 'other'.", errors={"device": ["Must be same or other."]})
-    attempt = services.prepare_attempt(session, keyring, token=token, purposes=purposes, locale=locale, now=now)
+    attempt = services.prepare_attempt(
+        session, keyring, token=token, purposes=purposes, locale=locale, now=now, preferred=preferred
+    )
     view, text = attempt.view, attempt.visible_text
     non_visible = json.dumps(
         {
@@ -150,7 +153,7 @@ def poll(
     bankid: BankIdClient | None,
     *,
     signer: Signer,
-    locale: str,
+    locale: str | None,
     now: datetime,
     interval: timedelta = COLLECT_INTERVAL,
 ) -> services.OrderState:

@@ -21,8 +21,8 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from flask import Blueprint, Flask, Response, current_app, json, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask import Blueprint, Flask, Response, current_app, g, json, redirect, render_template, request, url_for
+from flask_babel import get_locale, refresh
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
@@ -30,7 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from app import LOCALE_NAMES, errors, limiter
+from app import LOCALE_NAMES, LOCALES, errors, limiter
 from app.crypto import Keyring, sha256_hex
 from app.db import get_session, utcnow
 from app.errors import BadRequest, DomainError, Unprocessable
@@ -64,7 +64,38 @@ def keyring() -> Keyring:
 
 
 def locale() -> str:
+    """The language of the page (the chrome around the text)."""
     return str(get_locale() or "sv")
+
+
+# A signing link opens in the language its request named, whatever the browser or the
+# site-wide ``lang`` cookie (set on another link, or in the console) says: the organisation
+# chose it for this person. Only a request that named none follows the browser. The
+# person's own choice on the link (the switch, ``?lang=``) wins, and every page of the
+# link carries its language in the URLs of its links and forms, so a form posts in the
+# language of the page it is on: the order signs the text the person read.
+def chosen_locale() -> str | None:
+    """The language this request of the link's pages asks for (``?lang=``), if any."""
+    chosen = request.args.get("lang")
+    return chosen if chosen in LOCALES else None
+
+
+def browser_locale() -> str:
+    """What the browser prefers (cookie, Accept-Language), for a request that named no language."""
+    return str(g.get("browser_locale") or get_locale() or "sv")
+
+
+def use_locale(code: str) -> None:
+    """This request's pages speak ``code``."""
+    g.browser_locale = browser_locale()  # before the pin hides it
+    g.page_locale = code
+    refresh()
+
+
+def page_locale() -> str | None:
+    """The language this request's link page speaks, once the link is open."""
+    pinned = g.get("page_locale")
+    return str(pinned) if pinned else None
 
 
 def client_ip() -> str:
@@ -77,7 +108,12 @@ def providers() -> list[oidc.Provider]:
 
 
 def open_link(token: str) -> services.Link:
-    return services.open_link(get_session(), keyring(), token, locale=locale(), now=now())
+    """The link and its view; this request's pages speak the view's page language."""
+    link = services.open_link(
+        get_session(), keyring(), token, locale=chosen_locale(), now=now(), preferred=browser_locale()
+    )
+    use_locale(link.view.page_locale)
+    return link
 
 
 # --- BankID -------------------------------------------------------------------------------
@@ -203,17 +239,22 @@ limit_per_address = limiter.shared_limit(_address_limit, scope="signing-start-ad
 # --- pages ---------------------------------------------------------------------------------
 
 
+def link_url(endpoint: str, token: str, **values: Any) -> str:
+    """A URL of this link's own, in the language of the page it is on."""
+    return url_for(endpoint, token=token, lang=page_locale() or chosen_locale(), **values)
+
+
 def urls(token: str) -> dict[str, str]:
     return {
-        "page": url_for("signing.page", token=token),
-        "start": url_for("signing.bankid_start", token=token),
-        "progress": url_for("signing.bankid_progress", token=token),
-        "status": url_for("signing.bankid_status", token=token),
-        "qr": url_for("signing.bankid_qr", token=token),
-        "cancel": url_for("signing.bankid_cancel", token=token),
-        "decline": url_for("signing.decline", token=token),
-        "withdraw": url_for("signing.withdraw", token=token),
-        "receipt": url_for("signing.receipt", token=token),
+        "page": link_url("signing.page", token),
+        "start": link_url("signing.bankid_start", token),
+        "progress": link_url("signing.bankid_progress", token),
+        "status": link_url("signing.bankid_status", token),
+        "qr": url_for("signing.bankid_qr", token=token),  # an image: no words in it
+        "cancel": link_url("signing.bankid_cancel", token),
+        "decline": link_url("signing.decline", token),
+        "withdraw": link_url("signing.withdraw", token),
+        "receipt": link_url("signing.receipt", token),
         "record": url_for("signing.record", token=token),
     }
 
@@ -225,11 +266,15 @@ def render(template: str, status: int = 200, **context: Any) -> Response:
 
 def render_link(template: str, token: str, view: SigningView, status: int = 200, **context: Any) -> Response:
     """A page about this link: its view and the URLs of its actions go along."""
-    return render(template, status=status, token=token, view=view, urls=urls(token), **context)
+    return render(
+        template, status=status, token=token, view=view, urls=urls(token), link_lang=page_locale() or chosen_locale(),
+        **context,
+    )
 
 
 def redirect_to(endpoint: str, token: str, **values: Any) -> BaseResponse:
-    """Post/redirect/get to one of this link's pages."""
+    """Post/redirect/get to one of this link's pages, in the language chosen on it."""
+    values.setdefault("lang", chosen_locale())
     return redirect(url_for(endpoint, token=token, **values), code=303)
 
 
@@ -268,7 +313,8 @@ def consent_page(
         view,
         status=status,
         body=texts.markdown_html(view.body_markdown),
-        chosen=[p.key for p in view.purposes] if chosen is None else chosen,
+        # Nothing is pre-selected (GDPR Art. 4(11), Planet49): only what the person ticked.
+        chosen=chosen or [],
         providers=providers(),
         error=error or failed_attempt,
         field_error=field_error,

@@ -44,8 +44,9 @@ class SignatureOrder(Base):
     # The browser was a phone or tablet: decides the universal link and BankID's A/B texts.
     mobile: Mapped[bool] = mapped_column(default=False)
 
-    # What is being signed, fixed when the attempt starts.
+    # What is being signed, fixed when the attempt starts: in the language the person read it in.
     purposes: Mapped[list[Any]] = mapped_column()
+    locale: Mapped[str] = mapped_column(sa.String(5))
     visible_text: Mapped[str] = mapped_column(sa.Text)
     visible_sha256: Mapped[str] = mapped_column(sa.String(64))
 

@@ -45,11 +45,14 @@ def start_oidc(
     purposes: Sequence[str] | None,
     redirect_uri: str,
     end_user_ip: str,
-    locale: str,
+    locale: str | None,
     now: datetime,
+    preferred: str | None = None,
 ) -> str:
     """Create the attempt and return the provider's authorization URL."""
-    attempt = services.prepare_attempt(session, keyring, token=token, purposes=purposes, locale=locale, now=now)
+    attempt = services.prepare_attempt(
+        session, keyring, token=token, purposes=purposes, locale=locale, now=now, preferred=preferred
+    )
     view = attempt.view
     try:
         request = oidc.authorization_request(
@@ -75,10 +78,13 @@ class OidcOutcome:
     order_id: str
     status: str  # complete | failed
     failure_code: str | None
+    locale: str  # the language of the text the person was signing
 
 
 def _outcome(order: SignatureOrder) -> OidcOutcome:
-    return OidcOutcome(order.signer_id, order.id, services.order_state(order).status, order.failure_code)
+    return OidcOutcome(
+        order.signer_id, order.id, services.order_state(order).status, order.failure_code, order.locale
+    )
 
 
 def _fail(session: Session, order: SignatureOrder, code: str, now: datetime) -> OidcOutcome:
@@ -133,7 +139,7 @@ def finish_oidc(
     code: str | None,
     error: str | None,
     redirect_uri: str,
-    locale: str,
+    locale: str | None,
     now: datetime,
 ) -> OidcOutcome:
     """The provider sent the user back: verify, then record the signature (or the failure)."""

@@ -87,7 +87,11 @@ def withdraw(token: str) -> BaseResponse:
 
 
 def _receipt_data(token: str, link: services.Link) -> dict[str, Any]:
-    """What was signed with this link, and where it stands now (signature fields null until signed)."""
+    """What was signed with this link, and where it stands now (signature fields null until signed).
+
+    Once signed, the view holds the text in the language signed (``signing_view``): the
+    evidence here never follows the language of the page around it.
+    """
     view = link.view
     session = get_session()
     found = services.receipt(session, link.signer)
@@ -98,8 +102,10 @@ def _receipt_data(token: str, link: services.Link) -> dict[str, Any]:
         "status": view.object_status,
         "signer_status": view.signer_status,
         "role": view.role,
+        "locale": view.locale,
         "title": view.title,
         "text_sha256": view.text_sha256,
+        "visible_text": None,
         "visible_sha256": None,
         "purposes": [],
         "valid_until": view.valid_until,
@@ -116,6 +122,7 @@ def _receipt_data(token: str, link: services.Link) -> dict[str, Any]:
         provider_labels = {p.name: p.label for p in providers()}
         provider_label = provider_labels.get(order.provider) if order is not None and order.method == "oidc" else None
         data.update(
+            visible_text=found.visible_text,
             visible_sha256=found.visible_sha256,
             purposes=[{"key": key, "label": labels.get(key, key)} for key in found.purposes],
             signed_at=found.signed_at,
@@ -138,7 +145,9 @@ def _receipt_page(token: str, link: services.Link) -> Response:
         return json_response(body)
     if data["signed_at"] is None:
         return render_link("signing/state.html", token, link.view)
-    return render_link("signing/receipt.html", token, link.view, receipt=data)
+    return render_link(
+        "signing/receipt.html", token, link.view, receipt=data, body=texts.markdown_html(link.view.body_markdown)
+    )
 
 
 @bp.get("/s/<token>/receipt")

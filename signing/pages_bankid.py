@@ -17,7 +17,9 @@ from signing.blueprint import (
     attempt,
     bankid_client,
     bp,
+    browser_locale,
     check_empty_body,
+    chosen_locale,
     client_ip,
     consent_page,
     invalid_form,
@@ -27,7 +29,6 @@ from signing.blueprint import (
     limit_per_address,
     limit_per_link,
     load,
-    locale,
     now,
     open_link,
     redirect_to,
@@ -53,14 +54,14 @@ def bankid_start(token: str) -> BaseResponse:
             started = bankid_flow.start_bankid(
                 session, ring, client, token=token, device=device, purposes=purposes,
                 end_user_ip=client_ip(), mobile=texts.is_mobile(request.user_agent.string),
-                locale=locale(), now=now(),
+                locale=chosen_locale(), preferred=browser_locale(), now=now(),
             )
     except (Unprocessable, bankid_flow.BankIdStartFailed) as exc:
+        link = open_link(token)  # also sets the page's language for the message
         if as_json:
             if isinstance(exc, bankid_flow.BankIdStartFailed):
                 exc.extra["message"] = texts.start_error_message(exc.error_code)
             raise
-        link = open_link(token)
         if isinstance(exc, Unprocessable):
             return invalid_form(token, link, exc, purposes)
         return consent_page(
@@ -79,7 +80,9 @@ def bankid_start(token: str) -> BaseResponse:
 def _poll(token: str) -> tuple[services.Link, services.OrderState]:
     link = open_link(token)
     with bankid_client() as client:  # cheap: BankID is asked only when an order is live
-        state = bankid_flow.poll(get_session(), keyring(), client, signer=link.signer, locale=locale(), now=now())
+        state = bankid_flow.poll(
+            get_session(), keyring(), client, signer=link.signer, locale=chosen_locale(), now=now()
+        )
     return link, state
 
 
@@ -93,7 +96,7 @@ def bankid_status(token: str) -> Response:
     if qr_data is not None:
         body["qr_data"] = qr_data
     if state.status == "complete":
-        body["receipt_url"] = url_for("signing.receipt", token=token)
+        body["receipt_url"] = url_for("signing.receipt", token=token, lang=chosen_locale())
     return json_response(body)
 
 

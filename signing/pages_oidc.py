@@ -4,7 +4,7 @@ blueprint by ``signing.pages``."""
 
 from __future__ import annotations
 
-from flask import Response, current_app, redirect, request, url_for
+from flask import Response, current_app, redirect, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -15,6 +15,8 @@ from signing.blueprint import (
     StartSchema,
     bankid_client,
     bp,
+    browser_locale,
+    chosen_locale,
     client_ip,
     invalid_form,
     json_body,
@@ -22,8 +24,8 @@ from signing.blueprint import (
     keyring,
     limit_per_address,
     limit_per_link,
+    link_url,
     load,
-    locale,
     now,
     open_link,
     providers,
@@ -38,10 +40,12 @@ def _redirect_uri() -> str:
     return current_app.config["BASE_URL"].rstrip("/") + "/oidc/callback"
 
 
-def _purposes_arg(values: list[str]) -> list[str] | None:
-    """``?purposes=a,b`` or ``?purposes=a&purposes=b``; absent means every requested purpose."""
-    if not values:
-        return None
+def _purposes_arg(values: list[str]) -> list[str]:
+    """``?purposes=a,b`` or ``?purposes=a&purposes=b``.
+
+    Absent means none chosen, never every purpose: this URL is followed by a person,
+    who must tick each purpose themselves (GDPR Art. 4(11)), not be sent to sign them all.
+    """
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
@@ -56,7 +60,7 @@ def _oidc_continue(token: str, provider: oidc.Provider, purposes: list[str]) -> 
         chosen = services.purposes_to_sign(link.view, purposes)
     except Unprocessable as exc:
         return invalid_form(token, link, exc, purposes)
-    url = url_for("signing.oidc_start", token=token, name=provider.name, purposes=",".join(chosen) or None)
+    url = link_url("signing.oidc_start", token, name=provider.name, purposes=",".join(chosen) or None)
     return render_link("signing/oidc_continue.html", token, link.view, provider=provider, continue_url=url)
 
 
@@ -78,7 +82,8 @@ def oidc_start(token: str, name: str) -> BaseResponse:
         with bankid_client() as client, oidc.http_client() as http:
             url = oidc_flow.start_oidc(
                 session, keyring(), client, http, provider, token=token, purposes=purposes,
-                redirect_uri=_redirect_uri(), end_user_ip=client_ip(), locale=locale(), now=now(),
+                redirect_uri=_redirect_uri(), end_user_ip=client_ip(), locale=chosen_locale(),
+                preferred=browser_locale(), now=now(),
             )
     except Unprocessable as exc:
         if wants_json():
@@ -98,7 +103,7 @@ def oidc_callback() -> BaseResponse:
         with oidc.http_client() as http:
             outcome = oidc_flow.finish_oidc(
                 session, ring, http, providers(), state=request.args.get("state"),
-                code=request.args.get("code"), error=error, redirect_uri=_redirect_uri(), locale=locale(),
+                code=request.args.get("code"), error=error, redirect_uri=_redirect_uri(), locale=None,
                 now=now(),
             )
     except NotFound:
@@ -110,6 +115,7 @@ def oidc_callback() -> BaseResponse:
             detail=_("Signing was cancelled at the identity provider. Open your signing link again to try once more."),
         )
     token = ring.link_token(outcome.signer_id)
+    # Back in the language the person was reading when they left for the provider.
     if outcome.status == "complete":
-        return redirect_to("signing.receipt", token)
-    return redirect_to("signing.page", token, attempt=outcome.order_id)
+        return redirect_to("signing.receipt", token, lang=outcome.locale)
+    return redirect_to("signing.page", token, attempt=outcome.order_id, lang=outcome.locale)

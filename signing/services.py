@@ -67,10 +67,16 @@ class Link:
     view: SigningView
 
 
-def open_link(session: Session, keyring: Keyring, token: str, *, locale: str, now: datetime) -> Link:
-    """The signer and what their page shows. Unknown → 404, expired → 410 (consent core)."""
+def open_link(
+    session: Session, keyring: Keyring, token: str, *, locale: str | None, now: datetime, preferred: str | None = None
+) -> Link:
+    """The signer and what their page shows. Unknown → 404, expired → 410 (consent core).
+
+    ``locale`` is the language the person chose on the link's pages, ``preferred`` the
+    browser's; the request's own language comes between them (see ``signing_view``)."""
     signer = signatures.signer_by_token(session, token, now=now)
-    return Link(signer, signatures.signing_view(session, signer, locale=locale, now=now, keyring=keyring))
+    view = signatures.signing_view(session, signer, locale=locale, now=now, keyring=keyring, preferred=preferred)
+    return Link(signer, view)
 
 
 def signable(view: SigningView) -> bool:
@@ -177,9 +183,17 @@ class Attempt:
 
 
 def prepare_attempt(
-    session: Session, keyring: Keyring, *, token: str, purposes: Sequence[str] | None, locale: str, now: datetime
+    session: Session,
+    keyring: Keyring,
+    *,
+    token: str,
+    purposes: Sequence[str] | None,
+    locale: str | None,
+    now: datetime,
+    preferred: str | None = None,
 ) -> Attempt:
-    view = open_link(session, keyring, token, locale=locale, now=now).view
+    """The text to sign is the one the page showed: the same link, the same language choice."""
+    view = open_link(session, keyring, token, locale=locale, now=now, preferred=preferred).view
     chosen = purposes_to_sign(view, purposes)
     text = signatures.visible_text(view, chosen)
     return Attempt(view, chosen, text, live_orders(session, view.signer_id))
@@ -210,6 +224,7 @@ def add_order(
         method=method,
         provider=provider,
         purposes=attempt.purposes,
+        locale=view.locale,
         visible_text=attempt.visible_text,
         visible_sha256=sha256_hex(attempt.visible_text),
         status="pending",
@@ -285,7 +300,7 @@ def finish(
     signer: Signer,
     identity: VerifiedIdentity,
     *,
-    locale: str,
+    locale: str | None,
     now: datetime,
 ) -> OrderState:
     """The provider vouched for someone: record the signature exactly once, or fail the order.
@@ -307,7 +322,7 @@ def finish(
         with session.begin_nested():
             signature = signatures.record_signature(
                 session, keyring, signer_id=signer.id, identity=identity, purposes=list(order.purposes),
-                visible_text=order.visible_text, at=now,
+                visible_text=order.visible_text, at=now, locale=order.locale,
             )
     except DomainError as exc:
         # E.g. the other guardian declined meanwhile, or the link was used in another tab.
@@ -350,6 +365,8 @@ class Receipt:
     signer_name: str | None
     signed_at: datetime
     purposes: list[str]
+    locale: str  # the language signed
+    visible_text: str  # exactly as shown when signing
     visible_sha256: str
     pn_masked: str | None
 
@@ -365,6 +382,8 @@ def receipt(session: Session, signer: Signer) -> Receipt | None:
         signer_name=signature.signer_name,
         signed_at=signature.signed_at,
         purposes=list(signature.purposes),
+        locale=signature.locale,
+        visible_text=signature.visible_text,
         visible_sha256=signature.visible_sha256,
         pn_masked=signature.pn_masked,
     )

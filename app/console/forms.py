@@ -126,10 +126,20 @@ class ConsentFilterForm(SearchForm):
 class RevokeForm(ConsoleForm):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(_l("Give a reason for revoking.")),
                                                      Length(max=2000)])
+    # Revoking cannot be undone: the post must carry this explicit confirmation.
+    confirm = BooleanField(
+        _l("I understand that revoking ends the consent now and cannot be undone."),
+        validators=[DataRequired(_l("Tick the box to confirm the revocation."))],
+    )
 
 
 class WithdrawForm(ConsoleForm):
     reason = TextAreaField(_l("What the person said (optional)"), validators=[Optional(), Length(max=2000)])
+    # Withdrawing cannot be undone: the post must carry this explicit confirmation.
+    confirm = BooleanField(
+        _l("The person, or a guardian for a child, has asked to withdraw this consent."),
+        validators=[DataRequired(_l("Tick the box to confirm the withdrawal."))],
+    )
 
 
 # --- consent requests ---------------------------------------------------------
@@ -160,6 +170,13 @@ class RequestForm(ConsoleForm):
 
 
 # --- addenda and contacts -----------------------------------------------------
+
+class AddendumRevokeForm(ConsoleForm):
+    confirm = BooleanField(
+        _l("I understand that revoking ends the approval now and cannot be undone."),
+        validators=[DataRequired(_l("Tick the box to confirm the revocation."))],
+    )
+
 
 class AddendumForm(ConsoleForm):
     kind = RadioField(_l("Addendum"), validators=[InputRequired(_l("Choose the addendum."))])

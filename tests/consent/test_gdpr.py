@@ -73,7 +73,7 @@ def given_consent(app: Flask, tenant_id: str, child: str, mother: str) -> dict[s
             Signature(
                 tenant_id=tenant_id, signer_id=signer.id, consent_id=consent.id, method="bankid", role="guardian",
                 signer_name="Maria Mor", pn_encrypted=keyring.encrypt(MOTHER_PN, context=tenant_id),
-                pn_masked="19850709-****", purposes=["web"], visible_text="Jag samtycker för Kalle Barn",
+                pn_masked="19850709-****", purposes=["web"], locale="sv", visible_text="Jag samtycker för Kalle Barn",
                 visible_sha256=sha256_hex("Jag samtycker för Kalle Barn"),
                 evidence={"signature": "PHNpZz4=", "ocspResponse": "MII=", "user": {"name": "Maria Mor"}},
                 signed_at=now,

@@ -93,6 +93,10 @@ def test_every_console_page_passes_axe_and_reflows(dpo_browser: Any, live_url: s
         f"/console/persons/{seed.anna}/erase",
         "/console/addenda",
         f"/console/addenda/{addendum_id}",
+        f"/console/addenda/{addendum_id}/revoke",
+        f"/console/consents/{seed.given_consent}/withdraw",
+        f"/console/consents/{seed.given_consent}/revoke",
+        f"/console/consents/{seed.pending_consent}/revoke",
         "/console/contacts",
         "/console/audit",
         "/?lang=sv",
@@ -206,3 +210,48 @@ def test_send_a_request_with_the_keyboard_alone(app: Flask, browser: Any, live_u
         ).all()
     assert len(made) == 1
     assert made[0].requested_purposes == ["web"] and made[0].asset_ids == ["img-anna"]
+
+
+def test_withdraw_with_the_keyboard_alone_after_its_confirmation(
+    app: Flask, browser: Any, live_url: str, seed: Seed, make_staff: Any
+) -> None:
+    """From the consent to the confirmation, an error without the tick (announced, passes axe),
+    then the tick and the withdrawal: Tab, Space and Enter only."""
+    by, keys = _by(), _keys()
+    driver = browser
+    browser_sign_in(driver, live_url, make_staff("editor"))
+    driver.get(f"{live_url}/console/consents/{seed.given_consent}?lang=en")
+    tab_until(driver, lambda el: el.get_attribute("id") == "withdraw-link")
+    press(driver, keys.ENTER)
+    wait_for(driver, lambda d: d.current_url.endswith(f"/consents/{seed.given_consent}/withdraw"))
+
+    tab_until(driver, lambda el: el.get_attribute("id") == "confirm-button")
+    press(driver, keys.ENTER)  # without the tick
+    summary = wait_for(driver, lambda d: d.find_elements(by.CSS_SELECTOR, "[data-error-summary]"))[0]
+    assert summary.get_attribute("role") == "alert" and focused(driver) == summary
+    assert "Tick the box to confirm the withdrawal." in summary.text
+    problems: list[str] = []
+    for width in WIDTHS:
+        set_width(driver, width)
+        violations = axe_violations(driver)
+        if violations:
+            problems.append(format_violations(violations, f"withdraw confirmation with errors at {width}px"))
+        try:
+            assert_no_horizontal_scroll(driver)
+        except AssertionError as exc:
+            problems.append(f"{exc} (at {width}px)")
+    set_width(driver, WIDTHS[0])
+    assert not problems, "\n\n".join(problems)
+    with app.extensions["samtycke.sessionmaker"]() as session:
+        assert session.get(Consent, seed.given_consent).status == "given"  # type: ignore[union-attr]
+
+    box = tab_until(driver, lambda el: el.get_attribute("id") == "confirm")
+    assert not box.is_selected()
+    press(driver, keys.SPACE)
+    assert focused(driver).is_selected()
+    tab_until(driver, lambda el: el.get_attribute("id") == "confirm-button")
+    press(driver, keys.ENTER)
+    wait_for(driver, lambda d: d.current_url.endswith(f"/console/consents/{seed.given_consent}"),
+             message="back on the consent")
+    with app.extensions["samtycke.sessionmaker"]() as session:
+        assert session.get(Consent, seed.given_consent).status == "withdrawn"  # type: ignore[union-attr]

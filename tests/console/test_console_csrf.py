@@ -24,14 +24,14 @@ def _bodies(seed: Seed) -> dict[str, tuple[str, dict[str, Any]]]:
         "console.person_new": ("/console/persons/new", {"name": "Eve Evil"}),
         "console.person_link_asset": (f"/console/persons/{seed.anna}/assets", {"asset_id": "img-new"}),
         "console.person_unlink_asset": (f"/console/persons/{seed.anna}/assets/unlink", {"asset_id": "img-anna"}),
-        "console.consent_revoke": (f"/console/consents/{seed.given_consent}/revoke", {"revoke-reason": "x"}),
-        "console.consent_withdraw": (f"/console/consents/{seed.given_consent}/withdraw", {}),
+        "console.consent_revoke": (f"/console/consents/{seed.given_consent}/revoke", {"reason": "x", "confirm": "y"}),
+        "console.consent_withdraw": (f"/console/consents/{seed.given_consent}/withdraw", {"confirm": "y"}),
         "console.request_new": ("/console/requests/new", {"person_id": seed.anna, "template": "photo",
                                                          "purposes": ["web"], "locale": "sv"}),
         "console.gdpr_erase": (f"/console/persons/{seed.anna}/erase", {"confirm": "y"}),
         "console.addendum_send": ("/console/addenda", {"kind": "transcription-transfer", "locale": "sv",
                                                        "signer_name": "Eve"}),
-        "console.addendum_revoke": ("/console/addenda/{addendum}/revoke", {}),
+        "console.addendum_revoke": ("/console/addenda/{addendum}/revoke", {"confirm": "y"}),
         "console.contacts": ("/console/contacts", contacts),
     }
 
@@ -69,7 +69,7 @@ def test_every_console_form_needs_its_token(app: Flask, seed: Seed, as_role: Any
     assert _state(app, seed) == before
     # Still signed in: the refusals did not end the session, and a real token works.
     good = dpo.post(f"/console/consents/{seed.given_consent}/revoke",
-                    data={"revoke-reason": "ends here", "csrf_token": token_for(dpo)})
+                    data={"reason": "ends here", "confirm": "y", "csrf_token": token_for(dpo)})
     assert good.status_code == 302
 
 
@@ -86,7 +86,8 @@ def test_every_console_form_renders_a_token(seed: Seed, as_role: Any) -> None:
     dpo = as_role("dpo")
     pages = ["/", f"/console/persons/{seed.anna}", "/console/persons/new", f"/console/consents/{seed.given_consent}",
              f"/console/requests/new?person_id={seed.anna}", f"/console/persons/{seed.anna}/erase",
-             "/console/addenda", "/console/contacts"]
+             "/console/addenda", "/console/contacts", f"/console/consents/{seed.given_consent}/withdraw",
+             f"/console/consents/{seed.given_consent}/revoke"]
     for path in pages:
         html = dpo.get(path).get_data(as_text=True)
         for form in re.findall(r'<form method="post".*?</form>', html, flags=re.S):

@@ -170,19 +170,19 @@ def test_dpo_revokes_a_consent_and_the_dam_sees_it(app: Flask, seed: Seed, as_ro
     before = api.get("/api/v1/assets/img-anna/usage-rights?purpose=web").get_json()
     assert before["allowed"] is True
     dpo = as_role("dpo")
-    page = _html(dpo, f"/console/consents/{seed.given_consent}")
+    page = _html(dpo, f"/console/consents/{seed.given_consent}/revoke")  # the confirmation page
     empty = dpo.post(f"/console/consents/{seed.given_consent}/revoke",
-                     data={"revoke-reason": "", "csrf_token": csrf_of(page)})
+                     data={"reason": "", "confirm": "y", "csrf_token": csrf_of(page)})
     assert empty.status_code == 422 and 'aria-invalid="true"' in empty.get_data(as_text=True)
     response = dpo.post(f"/console/consents/{seed.given_consent}/revoke",
-                        data={"revoke-reason": "The campaign was cancelled.", "csrf_token": csrf_of(page)})
+                        data={"reason": "The campaign was cancelled.", "confirm": "y", "csrf_token": csrf_of(page)})
     assert response.status_code == 302
     after = api.get("/api/v1/assets/img-anna/usage-rights?purpose=web").get_json()
     assert after["allowed"] is False and after["reason"] == "revoked"
     html = _html(dpo, f"/console/consents/{seed.given_consent}")
     assert "The campaign was cancelled." in html and "consent.revoked" in html
     again = dpo.post(f"/console/consents/{seed.given_consent}/revoke",
-                     data={"revoke-reason": "twice", "csrf_token": csrf_of(html)})
+                     data={"reason": "twice", "confirm": "y", "csrf_token": csrf_of(html)})
     assert again.status_code == 404 or again.status_code == 409
 
 
@@ -190,8 +190,9 @@ def test_editor_records_a_withdrawal(app: Flask, seed: Seed, as_role: Any, api: 
     editor = as_role("editor")
     page = _html(editor, f"/console/consents/{seed.given_consent}")
     assert "/revoke" not in page  # revoking is the DPO's
+    confirm = _html(editor, f"/console/consents/{seed.given_consent}/withdraw")
     response = editor.post(f"/console/consents/{seed.given_consent}/withdraw",
-                           data={"withdraw-reason": "Phoned in", "csrf_token": csrf_of(page)})
+                           data={"reason": "Phoned in", "confirm": "y", "csrf_token": csrf_of(confirm)})
     assert response.status_code == 302
     assert api.get(f"/api/v1/consents/{seed.given_consent}").get_json()["status"] == "withdrawn"
 
@@ -340,10 +341,10 @@ def test_addenda_send_link_and_revoke(app: Flask, seed: Seed, as_role: Any, api:
     addendum_id = response.headers["Location"].rsplit("/", 1)[1]
     assert api.get("/api/v1/addenda/active?kind=transcription-transfer").get_json()["active"] is False
     dpo = as_role("dpo")
-    response = dpo.post(f"/console/addenda/{addendum_id}/revoke", data={"csrf_token": token_for(dpo)})
+    response = dpo.post(f"/console/addenda/{addendum_id}/revoke", data={"confirm": "y", "csrf_token": token_for(dpo)})
     assert response.status_code == 302
     assert "Revoked" in _html(dpo, f"/console/addenda/{addendum_id}")
-    again = dpo.post(f"/console/addenda/{addendum_id}/revoke", data={"csrf_token": token_for(dpo)})
+    again = dpo.post(f"/console/addenda/{addendum_id}/revoke", data={"confirm": "y", "csrf_token": token_for(dpo)})
     assert again.status_code == 409
     bad = editor.post("/console/addenda", data={
         "kind": "transcription-transfer", "locale": "en", "signer_name": "", "signer_personal_number": "123",

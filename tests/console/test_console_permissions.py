@@ -120,8 +120,8 @@ def test_only_the_dpo_can_erase(app: Flask, seed: Seed, as_role: Any, role: str)
 @pytest.mark.parametrize(
     ("role", "path", "data"),
     [
-        ("editor", "/console/consents/{given_consent}/revoke", {"revoke-reason": "no longer needed"}),
-        ("viewer", "/console/consents/{given_consent}/withdraw", {}),
+        ("editor", "/console/consents/{given_consent}/revoke", {"reason": "no longer needed", "confirm": "y"}),
+        ("viewer", "/console/consents/{given_consent}/withdraw", {"confirm": "y"}),
         ("editor", "/console/contacts", {f"{r}_{f}": "x@y.se" if f == "email" else "+46 70 123 45 67"
                                          if f == "phone" else "N" for r in ("dpo", "incident", "operations")
                                          for f in ("name", "email", "phone")}),
@@ -162,10 +162,10 @@ def test_another_tenants_objects_answer_404(app: Flask, seed: Seed, as_role: Any
     token = token_for(dpo)
     seq = audit_seq(app, seed.other_tenant_id)
     for path, data in (
-        (f"/console/consents/{seed.other_consent}/revoke", {"revoke-reason": "mine now"}),
+        (f"/console/consents/{seed.other_consent}/revoke", {"reason": "mine now", "confirm": "y"}),
         (f"/console/persons/{seed.other_person}/erase", {"confirm": "y"}),
         (f"/console/persons/{seed.other_person}/assets", {"asset_id": "img-x"}),
-        (f"/console/addenda/{seed.other_addendum}/revoke", {}),
+        (f"/console/addenda/{seed.other_addendum}/revoke", {"confirm": "y"}),
         ("/console/requests/new", {"person_id": seed.other_person, "template": "photo", "purposes": ["web"],
                                    "locale": "sv"}),
     ):

@@ -74,8 +74,7 @@ def test_every_subject_page_state_passes_axe_and_reflows(
     # The consent page with its error: no purpose chosen, posted past the script's own check.
     token = world.adult(pn=None)
     browser.get(f"{live_url}/s/{token}?lang=en")
-    for box in browser.find_elements(by.NAME, "purposes"):
-        box.click()
+    assert not any(box.is_selected() for box in browser.find_elements(by.NAME, "purposes"))  # none pre-ticked
     browser.execute_script(
         "const f = document.getElementById('sign-form'); const i = document.createElement('input');"
         "i.type = 'hidden'; i.name = 'device'; i.value = 'other'; f.appendChild(i); f.submit();"
@@ -135,7 +134,7 @@ def test_qr_refreshes_and_the_page_moves_on_to_the_receipt(
     first = browser.find_element(by.ID, "qr-image").get_attribute("src")
     wait_for(browser, lambda d: d.find_element(by.ID, "qr-image").get_attribute("src") != first, message="QR refresh")
     Phone(client).sign_qr(status(client, token)["qr_data"])
-    wait_for(browser, lambda d: d.current_url.endswith(f"/s/{token}/receipt"), timeout=15, message="receipt")
+    wait_for(browser, lambda d: d.current_url.endswith(f"/s/{token}/receipt?lang=en"), timeout=15, message="receipt")
     assert "Receipt" in browser.find_element(by.TAG_NAME, "h1").text
 
 
@@ -162,18 +161,20 @@ def test_keyboard_only_signing_run(browser: Any, live_url: str, client: Any, wor
     token = world.adult()
     browser.get(f"{live_url}/s/{token}?lang=en")
 
-    # Untick "Social media" with the keyboard only.
-    box = tab_until(browser, lambda e: e.get_attribute("id") == "purpose-3")
-    assert box.is_selected()
-    press(browser, keys.SPACE)
-    assert not focused(browser).is_selected()
+    # Nothing is pre-ticked: tick "Website" and "Print" with the keyboard only.
+    for box_id in ("purpose-1", "purpose-2"):
+        box = tab_until(browser, lambda e, box_id=box_id: e.get_attribute("id") == box_id)
+        assert not box.is_selected()
+        press(browser, keys.SPACE)
+        assert focused(browser).is_selected()
+    assert not browser.find_element(by.ID, "purpose-3").is_selected()
     button = tab_until(browser, lambda e: e.get_attribute("value") == "other")
     assert "another device" in describe(button)
     press(browser, keys.ENTER)
     wait_for(browser, lambda d: d.find_elements(by.ID, "qr-image"), message="progress page with QR")
 
     Phone(client).sign_qr(status(client, token)["qr_data"])
-    wait_for(browser, lambda d: d.current_url.endswith(f"/s/{token}/receipt"), timeout=15, message="receipt")
+    wait_for(browser, lambda d: d.current_url.endswith(f"/s/{token}/receipt?lang=en"), timeout=15, message="receipt")
     text = browser.find_element(by.TAG_NAME, "main").text
     assert "Website" in text and "Print" in text and "Social media" not in text
     # The withdraw control is reachable from the keyboard as well.

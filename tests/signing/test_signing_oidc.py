@@ -107,10 +107,10 @@ def test_oidc_signing_records_a_verified_signature(
 ) -> None:
     token = world.adult()
     page = client.get(f"/s/{token}?lang=en").get_data(as_text=True)
-    assert "Sign with Mock ID" in page and f'formaction="/s/{token}/oidc/mock"' in page
+    assert "Sign with Mock ID" in page and f'formaction="/s/{token}/oidc/mock?lang=en"' in page
     _user(op, "anna", ADULT_PN)
 
-    go = client.get(f"/s/{token}/oidc/mock?purposes=web,print")
+    go = client.get(f"/s/{token}/oidc/mock?purposes=web,print&lang=en")  # as the English page goes on
     assert go.status_code == 302
     location = go.headers["Location"]
     query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
@@ -129,7 +129,8 @@ def test_oidc_signing_records_a_verified_signature(
     assert query["code_challenge"] == challenge and verifier not in location
 
     done = _callback(client, _authorize(location, "anna"))
-    assert done.status_code == 303 and done.headers["Location"].endswith(f"/s/{token}/receipt")
+    # Back on the receipt in the language the text was read in.
+    assert done.status_code == 303 and done.headers["Location"].endswith(f"/s/{token}/receipt?lang=en")
     [sig] = _signatures(app)
     assert sig.method == "oidc" and sig.signer_name == "Anna Andersson" and sig.purposes == ["web", "print"]
     assert sig.pn_masked and sig.pn_masked.startswith(ADULT_PN[:8])
@@ -144,7 +145,7 @@ def test_oidc_signing_records_a_verified_signature(
 
     # The provider's answer is used once: replaying it records nothing more.
     replay = _callback(client, f"/oidc/callback?state={query['state']}&code=again")
-    assert replay.status_code == 303 and replay.headers["Location"].endswith(f"/s/{token}/receipt")
+    assert replay.status_code == 303 and replay.headers["Location"].endswith(f"/s/{token}/receipt?lang=en")
     assert len(_signatures(app)) == 1
     with transaction(app.extensions["samtycke.sessionmaker"]) as s:
         assert list(s.scalars(sa.select(AuditEvent.type))).count("signature.recorded") == 1
@@ -153,11 +154,11 @@ def test_oidc_signing_records_a_verified_signature(
 def test_oidc_wrong_person_is_refused(app: Flask, client: Any, world: World, clock: Clock, op: str) -> None:
     token = world.adult()
     _user(op, "sven", STRANGER_PN, name="Sven Svensson")
-    go = client.get(f"/s/{token}/oidc/mock")
+    go = client.get(f"/s/{token}/oidc/mock?purposes=web&lang=en")
     done = _callback(client, _authorize(go.headers["Location"], "sven"))
     assert done.status_code == 303
-    assert f"/s/{token}?attempt=" in done.headers["Location"]
-    page = client.get(done.headers["Location"] + "&lang=en").get_data(as_text=True)
+    assert f"/s/{token}?attempt=" in done.headers["Location"] and "lang=en" in done.headers["Location"]
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
     assert "another person than the one this link is for" in page and 'role="alert"' in page
     assert _signatures(app) == [] and world.consent_of(token)["status"] == "pending"
 
@@ -167,7 +168,7 @@ def test_oidc_without_a_personal_number_cannot_sign_a_bound_link(
 ) -> None:
     token = world.adult()
     _user(op, "anon", None)
-    go = client.get(f"/s/{token}/oidc/mock")
+    go = client.get(f"/s/{token}/oidc/mock?purposes=web")
     _callback(client, _authorize(go.headers["Location"], "anon"))
     assert _signatures(app) == []
 
@@ -177,9 +178,9 @@ def test_oidc_signing_without_a_known_number_takes_the_provider_identity(
 ) -> None:
     token = world.adult(pn=None)
     _user(op, "someone", STRANGER_PN, name="Sam Someone")
-    go = client.get(f"/s/{token}/oidc/mock")
+    go = client.get(f"/s/{token}/oidc/mock?purposes=web")
     done = _callback(client, _authorize(go.headers["Location"], "someone"))
-    assert done.headers["Location"].endswith("/receipt")
+    assert urlsplit(done.headers["Location"]).path.endswith("/receipt")
     [sig] = _signatures(app)
     assert sig.signer_name == "Sam Someone" and sig.pn_masked and sig.pn_masked.startswith(STRANGER_PN[:8])
 
@@ -188,7 +189,7 @@ def test_oidc_user_who_cancels_at_the_provider_sees_why(
     app: Flask, client: Any, world: World, clock: Clock, op: str
 ) -> None:
     token = world.adult()
-    go = client.get(f"/s/{token}/oidc/mock")
+    go = client.get(f"/s/{token}/oidc/mock?purposes=web&lang=en")
     state = parse_qs(urlsplit(go.headers["Location"]).query)["state"][0]
     denied = _authorize(go.headers["Location"], None, deny=True)
     assert "error=access_denied" in denied
@@ -198,7 +199,7 @@ def test_oidc_user_who_cancels_at_the_provider_sees_why(
     # With ``state``, as RFC 6749 asks, the attempt fails and the user is back on their page with the reason.
     done = _callback(client, f"/oidc/callback?error=access_denied&state={state}")
     assert done.status_code == 303 and f"/s/{token}?attempt=" in done.headers["Location"]
-    page = client.get(done.headers["Location"] + "&lang=en").get_data(as_text=True)
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
     assert "Signing was cancelled at the identity provider." in page and 'role="alert"' in page
     with transaction(app.extensions["samtycke.sessionmaker"]) as s:
         order = s.scalars(sa.select(SignatureOrder)).one()
@@ -210,7 +211,7 @@ def test_oidc_callback_with_a_forged_state_or_code_changes_nothing(
 ) -> None:
     token = world.adult()
     _user(op, "anna", ADULT_PN)
-    go = client.get(f"/s/{token}/oidc/mock")
+    go = client.get(f"/s/{token}/oidc/mock?purposes=web")
     state = parse_qs(urlsplit(go.headers["Location"]).query)["state"][0]
     unknown = client.get("/oidc/callback?state=forged&code=x&lang=en")
     assert unknown.status_code == 404 and "Traceback" not in unknown.get_data(as_text=True)
@@ -224,10 +225,10 @@ def test_oidc_id_token_for_another_nonce_is_rejected(
 ) -> None:
     token = world.adult()
     _user(op, "anna", ADULT_PN)
-    first = client.get(f"/s/{token}/oidc/mock").headers["Location"]
+    first = client.get(f"/s/{token}/oidc/mock?purposes=web").headers["Location"]
     redirect = _authorize(first, "anna")
     # The user starts again; the first answer now comes back with the second attempt's state.
-    second = client.get(f"/s/{token}/oidc/mock").headers["Location"]
+    second = client.get(f"/s/{token}/oidc/mock?purposes=web").headers["Location"]
     second_state = parse_qs(urlsplit(second).query)["state"][0]
     code = parse_qs(urlsplit(redirect).query)["code"][0]
     swapped = _callback(client, f"/oidc/callback?state={second_state}&code={code}")
@@ -273,14 +274,15 @@ def test_oidc_from_the_form_without_javascript_goes_on_by_a_link(
     page = client.get(f"/s/{token}?lang=en").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     # A form post may not redirect to another origin (CSP form-action 'self'): the answer is a link on.
-    answer = client.post(f"/s/{token}/oidc/mock", data={"csrf_token": csrf, "purposes": ["print"]})
+    answer = client.post(f"/s/{token}/oidc/mock?lang=en", data={"csrf_token": csrf, "purposes": ["print"]})
     html = answer.get_data(as_text=True)
     assert answer.status_code == 200 and "Continue to Mock ID" in html
-    href = re.search(r'id="continue-link" href="([^"]+)"', html).group(1)  # type: ignore[union-attr]
-    assert href == f"/s/{token}/oidc/mock?purposes=print"
+    href = re.search(r'id="continue-link" href="([^"]+)"', html).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
+    assert urlsplit(href).path == f"/s/{token}/oidc/mock"
+    assert parse_qs(urlsplit(href).query) == {"purposes": ["print"], "lang": ["en"]}
     with transaction(app.extensions["samtycke.sessionmaker"]) as s:
         assert s.scalars(sa.select(SignatureOrder)).all() == []  # nothing starts before the user goes on
-    empty = client.post(f"/s/{token}/oidc/mock", data={"csrf_token": csrf})
+    empty = client.post(f"/s/{token}/oidc/mock?lang=en", data={"csrf_token": csrf})
     assert empty.status_code == 422 and "Choose at least one purpose" in empty.get_data(as_text=True)
     go = client.get(href)
     assert go.status_code == 302 and go.headers["Location"].startswith(f"{op}/oauth2/authorize?")
@@ -298,12 +300,13 @@ def test_oidc_signing_in_the_browser(
     token = world.adult()
     _user(op, "anna", ADULT_PN)
     browser.get(f"{live_url}/s/{token}?lang=en")
-    browser.find_element(By.ID, "purpose-2").click()  # untick Print
+    for box in ("purpose-1", "purpose-3"):  # nothing is pre-ticked: tick Website and Social media
+        browser.find_element(By.ID, box).click()
     browser.find_element(By.XPATH, "//button[contains(., 'Sign with Mock ID')]").click()
     wait_for(browser, lambda d: d.current_url.startswith(f"{op}/oauth2/authorize"), message="at the provider")
     browser.find_element(By.NAME, "sub").send_keys("anna")
     browser.find_element(By.XPATH, "//button[normalize-space()='Authorize']").click()
-    wait_for(browser, lambda d: d.current_url.endswith(f"/s/{token}/receipt"), timeout=15, message="receipt")
+    wait_for(browser, lambda d: d.current_url.endswith(f"/s/{token}/receipt?lang=en"), timeout=15, message="receipt")
     text = browser.find_element(By.TAG_NAME, "main").text
     assert "Mock ID" in text and "Website" in text and "Social media" in text and "Print" not in text
     [sig] = _signatures(app)

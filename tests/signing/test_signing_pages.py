@@ -35,30 +35,34 @@ def sign_by_qr(client: Any, clock: Clock, token: str, pn: str = ADULT_PN, **body
 
 def test_consent_page_shows_text_safely_with_purposes_and_both_bankid_choices(client: Any, world: World) -> None:
     token = world.adult()
-    resp = client.get(f"/s/{token}", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    resp = client.get(f"/s/{token}?lang=en")
     assert resp.status_code == 200 and resp.mimetype == "text/html"
     html = resp.get_data(as_text=True)
     assert '<html lang="en">' in html and "<h1>Consent to photos</h1>" in html
     assert "<strong>photos</strong>" in html and "<h3>Your rights</h3>" in html  # body headings below the h1
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html  # raw HTML shown as text
     for n, label in enumerate(("Website", "Print", "Social media"), start=1):
-        assert re.search(rf'id="purpose-{n}" name="purposes" value="\w+" checked>', html)
+        assert re.search(rf'id="purpose-{n}" name="purposes" value="\w+">', html)  # nothing pre-ticked
         assert f'<label for="purpose-{n}">{label}</label>' in html
     assert 'name="device" value="same"' in html and 'name="device" value="other"' in html
     assert "BankID on this device" in html and "BankID on another device" in html
-    assert f'href="/s/{token}/decline"' in html
+    assert f'href="/s/{token}/decline?lang=en"' in html  # the choice of language goes along
     # No inline script or style: the CSP allows only our own files.
     assert "<script>" not in html.replace("<script>alert(1)</script>", "") and "style=" not in html
     assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
     assert resp.headers["Cache-Control"] == "no-store" and resp.headers["Referrer-Policy"] == "no-referrer"
 
 
-def test_language_is_negotiated_and_the_switch_keeps_the_choice(client: Any, world: World) -> None:
-    token = world.adult()
+def test_language_is_negotiated_when_the_request_names_none_and_the_switch_keeps_the_choice(
+    client: Any, world: World
+) -> None:
+    token = world.adult()  # the request names no language: the person's browser decides
     sv = client.get(f"/s/{token}", headers={"Accept-Language": "sv-SE"}).get_data(as_text=True)
     assert '<html lang="sv">' in sv and "Samtycke till bilder" in sv and "Webbplats" in sv
     nb = client.get(f"/s/{token}", headers={"Accept-Language": "nb-NO,no;q=0.8"}).get_data(as_text=True)
     assert '<html lang="nb">' in nb and "Samtykke til bilder" in nb and "Nettsted" in nb
+    # Every page of the link carries its language, so its forms post in the language read.
+    assert f'action="/s/{token}/bankid/start?lang=nb"' in nb and f'href="/s/{token}/decline?lang=nb"' in nb
     # The switch: links in every language, the current one marked.
     for code in ("sv", "nb", "en"):
         assert f'href="?lang={code}" lang="{code}" hreflang="{code}"' in sv
@@ -77,16 +81,16 @@ def test_form_start_without_javascript_redirects_to_the_progress_page(
     token = world.adult()
     page = client.get(f"/s/{token}?lang=en").get_data(as_text=True)
     resp = client.post(
-        f"/s/{token}/bankid/start",
+        f"/s/{token}/bankid/start?lang=en",
         data={"csrf_token": csrf(page), "device": "other", "purposes": ["web", "social"]},
     )
-    assert resp.status_code == 303 and resp.headers["Location"].endswith(f"/s/{token}/bankid")
-    progress = client.get(f"/s/{token}/bankid")
+    assert resp.status_code == 303 and resp.headers["Location"].endswith(f"/s/{token}/bankid?lang=en")
+    progress = client.get(resp.headers["Location"])
     html = progress.get_data(as_text=True)
     assert progress.status_code == 200
     assert f'<img id="qr-image" src="/s/{token}/bankid/qr.svg"' in html and 'alt="QR code' in html
     assert 'role="status"' in html and "Start your BankID app." in html
-    assert re.search(rf'id="check-status" href="/s/{token}/bankid"', html)
+    assert re.search(rf'id="check-status" href="/s/{token}/bankid\?lang=en"', html)
     qr = client.get(f"/s/{token}/bankid/qr.svg")
     assert qr.status_code == 200 and qr.mimetype == "image/svg+xml" and b"<svg" in qr.data
     # The image carries the QR text, never the secret.
@@ -95,8 +99,8 @@ def test_form_start_without_javascript_redirects_to_the_progress_page(
     # Reloading the progress page is the no-JS "check status"; it ends on the receipt.
     Phone(client).sign_qr(status(client, token)["qr_data"])
     clock.advance(3)
-    done = client.get(f"/s/{token}/bankid")
-    assert done.status_code == 303 and done.headers["Location"].endswith(f"/s/{token}/receipt")
+    done = client.get(f"/s/{token}/bankid?lang=en")
+    assert done.status_code == 303 and done.headers["Location"].endswith(f"/s/{token}/receipt?lang=en")
     assert world.consent_of(token)["purposes"] == ["web", "social"]
 
 
@@ -113,7 +117,7 @@ def test_same_device_progress_page_links_to_the_app(client: Any, world: World, c
 def test_choosing_no_purpose_is_a_clear_error_and_starts_nothing(client: Any, world: World) -> None:
     token = world.adult()
     page = client.get(f"/s/{token}?lang=en").get_data(as_text=True)
-    resp = client.post(f"/s/{token}/bankid/start", data={"csrf_token": csrf(page), "device": "other"})
+    resp = client.post(f"/s/{token}/bankid/start?lang=en", data={"csrf_token": csrf(page), "device": "other"})
     html = resp.get_data(as_text=True)
     assert resp.status_code == 422
     assert 'role="alert"' in html and "Choose at least one purpose to consent to." in html
@@ -149,9 +153,9 @@ def test_decline_takes_one_confirmation_and_refuses_the_consent(client: Any, wor
     confirm = client.get(f"/s/{token}/decline?lang=en")
     html = confirm.get_data(as_text=True)
     assert confirm.status_code == 200 and "Decline the request?" in html
-    assert f'action="/s/{token}/decline"' in html
-    resp = client.post(f"/s/{token}/decline", data={"csrf_token": csrf(html)})
-    assert resp.status_code == 303 and resp.headers["Location"].endswith(f"/s/{token}")
+    assert f'action="/s/{token}/decline?lang=en"' in html
+    resp = client.post(f"/s/{token}/decline?lang=en", data={"csrf_token": csrf(html)})
+    assert resp.status_code == 303 and resp.headers["Location"].endswith(f"/s/{token}?lang=en")
     after = client.get(f"/s/{token}?lang=en").get_data(as_text=True)
     assert "You declined." in after and 'name="device"' not in after
     assert world.consent_of(token)["status"] == "refused"
@@ -199,17 +203,19 @@ def test_used_link_shows_the_receipt_and_withdrawal_then_usage_rights_say_withdr
     used = client.get(f"/s/{token}?lang=en")
     html = used.get_data(as_text=True)
     assert used.status_code == 200 and "Receipt" in html and 'name="device"' not in html
-    assert "Consent to photos" in html and "Website" in html and "Anna Andersson" in html and "BankID" in html
+    # Signed in Swedish (the request's language): the evidence stays Swedish on an English page.
+    assert "Samtycke till bilder" in html and "Webbplats" in html and "Consent to photos" not in html
+    assert "Anna Andersson" in html and "BankID" in html
     assert "The sealed record (PDF) is being prepared" in html or f'href="/s/{token}/record.pdf"' in html
-    assert f'href="/s/{token}/withdraw"' in html
+    assert f'href="/s/{token}/withdraw?lang=en"' in html
     assert start(client, token, "other").status_code == 409  # a used link signs no more
 
     confirm = client.get(f"/s/{token}/withdraw?lang=en").get_data(as_text=True)
-    assert "Withdraw your consent?" in confirm
-    done = client.post(f"/s/{token}/withdraw", data={"csrf_token": csrf(confirm)})
-    assert done.status_code == 303 and done.headers["Location"].endswith(f"/s/{token}/receipt")
-    receipt = client.get(f"/s/{token}/receipt?lang=en").get_data(as_text=True)
-    assert "Consent withdrawn" in receipt and f'href="/s/{token}/withdraw"' not in receipt
+    assert "Withdraw your consent?" in confirm and f'action="/s/{token}/withdraw?lang=en"' in confirm
+    done = client.post(f"/s/{token}/withdraw?lang=en", data={"csrf_token": csrf(confirm)})
+    assert done.status_code == 303 and done.headers["Location"].endswith(f"/s/{token}/receipt?lang=en")
+    receipt = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Consent withdrawn" in receipt and f"/s/{token}/withdraw" not in receipt
 
     clock.advance(1)
     rights = rights_now()

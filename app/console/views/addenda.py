@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from app import LOCALE_NAMES, keyring
 from app.console import presenters, queries, sessions
 from app.console.blueprint import PREFIX, bp
-from app.console.forms import ActionForm, AddendumForm, apply_service_errors
+from app.console.forms import AddendumForm, AddendumRevokeForm, apply_service_errors
 from app.console.permissions import allowed
 from app.console.sessions import requires
 from app.db import get_session, utcnow
@@ -20,6 +20,10 @@ from consent import addenda
 from consent.templates import LOCALES
 from reports import services as record_services
 from reports.api import pdf_download
+
+# Revoking cannot be undone: a confirmation page (GET) says what happens, and the POST
+# changes nothing without its ticked confirmation.
+REVOCABLE = ("pending", "signed")
 
 
 def _title(kind: str, locale: str) -> str:
@@ -87,7 +91,7 @@ def addendum_send() -> Any:
     return _list_page(form, 422)
 
 
-def _detail(addendum_id: str, status: int = 200, revoke_error: str | None = None) -> Any:
+def _detail(addendum_id: str) -> Any:
     staff = sessions.staff()
     session = get_session()
     item = addenda.get(session, staff.tenant_id, addendum_id)
@@ -101,10 +105,10 @@ def _detail(addendum_id: str, status: int = 200, revoke_error: str | None = None
     return render_template(
         "console/addendum.html", item=item, signer=signer, link=link, records=records,
         has_sealed=any(r.status == "sealed" for r in records),
-        title=_title(item.kind, item.locale), revoke_form=ActionForm(formdata=None), revoke_error=revoke_error,
+        title=_title(item.kind, item.locale), can_end=item.status in REVOCABLE,
         trail=queries.trail(session, staff.tenant_id, addendum_id=item.id),
         page_title=_("Addendum"), active="addenda",
-    ), status
+    )
 
 
 @bp.route(f"{PREFIX}/addenda/<addendum_id>")
@@ -113,14 +117,32 @@ def addendum(addendum_id: str) -> Any:
     return _detail(addendum_id)
 
 
-@bp.route(f"{PREFIX}/addenda/<addendum_id>/revoke", methods=["POST"])
+def _revoke_page(addendum_id: str, form: AddendumRevokeForm, status: int = 200) -> Any:
+    staff = sessions.staff()
+    item = addenda.get(get_session(), staff.tenant_id, addendum_id)
+    return render_template(
+        "console/addendum_revoke.html", item=item, title=_title(item.kind, item.locale), form=form,
+        page_title=_("Revoke the addendum"), active="addenda",
+    ), status
+
+
+@bp.route(f"{PREFIX}/addenda/<addendum_id>/revoke", methods=["GET", "POST"])
 @requires("addenda.revoke")
 def addendum_revoke(addendum_id: str) -> Any:
     staff = sessions.staff()
+    found = addenda.get(get_session(), staff.tenant_id, addendum_id)  # 404 first
+    if request.method == "GET":
+        if found.status not in REVOCABLE:
+            return redirect(url_for("console.addendum", addendum_id=addendum_id))
+        return _revoke_page(addendum_id, AddendumRevokeForm(formdata=None))
+    form = AddendumRevokeForm()
+    if not form.validate():
+        return _revoke_page(addendum_id, form, 422)
     try:
         addenda.revoke(get_session(), staff.tenant_id, staff.actor, addendum_id, now=utcnow())
     except Conflict:
-        return _detail(addendum_id, 409, _("Only a pending or signed addendum can be revoked."))
+        form.form_errors.append(_("Only a pending or signed addendum can be revoked."))
+        return _revoke_page(addendum_id, form, 409)
     flash(_("The addendum has been revoked."), "ok")
     return redirect(url_for("console.addendum", addendum_id=addendum_id))
 

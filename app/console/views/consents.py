@@ -23,6 +23,10 @@ from reports import services as record_services
 from reports.api import record_pdf_for_consent
 
 PAGE = 50
+# Ending a consent cannot be undone, so each way of ending it has its own confirmation page
+# (GET) that says what happens; the POST changes nothing without the ticked confirmation.
+WITHDRAWABLE = ("given",)
+REVOCABLE = ("given", "pending")
 EXPIRY_CHOICES = (("", _l("Any time")), ("30", _l("Within 30 days")), ("90", _l("Within 90 days")),
                   ("365", _l("Within a year")))
 
@@ -79,8 +83,7 @@ def consents_list() -> Any:
     )
 
 
-def _detail(consent_id: str, revoke_form: RevokeForm | None = None, withdraw_form: WithdrawForm | None = None,
-            status: int = 200) -> Any:
+def _detail(consent_id: str) -> Any:
     staff = sessions.staff()
     session = get_session()
     consent = consents.get(session, staff.tenant_id, consent_id)
@@ -106,13 +109,11 @@ def _detail(consent_id: str, revoke_form: RevokeForm | None = None, withdraw_for
         has_sealed=any(r.status == "sealed" for r in records),
         consent_request=queries.request_of_consent(session, staff.tenant_id, consent.id),
         trail=queries.trail(session, staff.tenant_id, consent_ids=[consent.id]),
-        revoke_form=revoke_form or RevokeForm(formdata=None, prefix="revoke"),
-        withdraw_form=withdraw_form or WithdrawForm(formdata=None, prefix="withdraw"),
-        can_revoke=shown in ("given", "pending"),
-        can_withdraw=shown == "given",
+        can_revoke=shown in REVOCABLE,
+        can_withdraw=shown in WITHDRAWABLE,
         page_title=_("Consent"),
         active="consents",
-    ), status
+    )
 
 
 @bp.route(f"{PREFIX}/consents/<consent_id>")
@@ -121,41 +122,70 @@ def consent(consent_id: str) -> Any:
     return _detail(consent_id)
 
 
-@bp.route(f"{PREFIX}/consents/<consent_id>/revoke", methods=["POST"])
+def _end_page(consent_id: str, action: str, form: WithdrawForm | RevokeForm, status: int = 200) -> Any:
+    staff = sessions.staff()
+    session = get_session()
+    consent = consents.get(session, staff.tenant_id, consent_id)
+    shown = consents.status_at(consent, utcnow())
+    keys = list(consent.purposes if shown == "given" else consent.requested_purposes)
+    labels = templates.purpose_labels(session, staff.tenant_id, keys, str(get_locale() or "sv"))
+    names = queries.names_of(session, staff.tenant_id, [consent.person_id])
+    return render_template(
+        "console/consent_end.html",
+        action=action,
+        consent=consent,
+        shown_status=shown,
+        person_name=names.get(consent.person_id),
+        purposes=[labels.get(key, key) for key in keys],
+        form=form,
+        page_title=_("Withdraw the consent") if action == "withdraw" else _("Revoke the consent"),
+        active="consents",
+    ), status
+
+
+@bp.route(f"{PREFIX}/consents/<consent_id>/revoke", methods=["GET", "POST"])
 @requires("consents.revoke")
 def consent_revoke(consent_id: str) -> Any:
     staff = sessions.staff()
-    consents.get(get_session(), staff.tenant_id, consent_id)  # 404 first
-    form = RevokeForm(prefix="revoke")
+    found = consents.get(get_session(), staff.tenant_id, consent_id)  # 404 first
+    if request.method == "GET":
+        if consents.status_at(found, utcnow()) not in REVOCABLE:
+            return redirect(url_for("console.consent", consent_id=consent_id))
+        return _end_page(consent_id, "revoke", RevokeForm(formdata=None))
+    form = RevokeForm()
     if not form.validate():
-        return _detail(consent_id, revoke_form=form, status=422)
+        return _end_page(consent_id, "revoke", form, 422)
     try:
         consents.revoke(get_session(), staff.tenant_id, staff.actor, consent_id,
                         reason=form.reason.data.strip(), now=utcnow())
     except Conflict:
         form.form_errors.append(_("Only a given or pending consent can be revoked."))
-        return _detail(consent_id, revoke_form=form, status=409)
+        return _end_page(consent_id, "revoke", form, 409)
     except Unprocessable:
         form.reason.errors = [_("Give a reason for revoking.")]
-        return _detail(consent_id, revoke_form=form, status=422)
+        return _end_page(consent_id, "revoke", form, 422)
     flash(_("The consent has been revoked. The DAM sees it on its next query."), "ok")
     return redirect(url_for("console.consent", consent_id=consent_id))
 
 
-@bp.route(f"{PREFIX}/consents/<consent_id>/withdraw", methods=["POST"])
+@bp.route(f"{PREFIX}/consents/<consent_id>/withdraw", methods=["GET", "POST"])
 @requires("consents.withdraw")
 def consent_withdraw(consent_id: str) -> Any:
     staff = sessions.staff()
-    consents.get(get_session(), staff.tenant_id, consent_id)
-    form = WithdrawForm(prefix="withdraw")
+    found = consents.get(get_session(), staff.tenant_id, consent_id)  # 404 first
+    if request.method == "GET":
+        if consents.status_at(found, utcnow()) not in WITHDRAWABLE:
+            return redirect(url_for("console.consent", consent_id=consent_id))
+        return _end_page(consent_id, "withdraw", WithdrawForm(formdata=None))
+    form = WithdrawForm()
     if not form.validate():
-        return _detail(consent_id, withdraw_form=form, status=422)
+        return _end_page(consent_id, "withdraw", form, 422)
     try:
         consents.withdraw(get_session(), staff.tenant_id, staff.actor, consent_id,
                           reason=(form.reason.data or "").strip() or None, now=utcnow())
     except Conflict:
         form.form_errors.append(_("Only a given consent can be withdrawn."))
-        return _detail(consent_id, withdraw_form=form, status=409)
+        return _end_page(consent_id, "withdraw", form, 409)
     flash(_("The withdrawal has been recorded. The DAM sees it on its next query."), "ok")
     return redirect(url_for("console.consent", consent_id=consent_id))
 

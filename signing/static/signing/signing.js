@@ -5,6 +5,11 @@
 (function () {
   "use strict";
 
+  // The link's URLs may already carry a query (?lang=, the person's language choice).
+  function withParam(url, name, value) {
+    return url + (url.indexOf("?") === -1 ? "?" : "&") + name + "=" + encodeURIComponent(value);
+  }
+
   function guardPurposes() {
     var form = document.getElementById("sign-form");
     if (!form) { return; }
@@ -26,7 +31,7 @@
       var oidcUrl = event.submitter && event.submitter.getAttribute("data-oidc-url");
       if (oidcUrl) {
         event.preventDefault();
-        window.location.assign(oidcUrl + (chosen.length ? "?purposes=" + encodeURIComponent(chosen.join(",")) : ""));
+        window.location.assign(chosen.length ? withParam(oidcUrl, "purposes", chosen.join(",")) : oidcUrl);
       }
     });
     form.addEventListener("change", function () {
@@ -84,7 +89,7 @@
           if (statusEl && statusEl.textContent !== data.message) { statusEl.textContent = data.message; }
           if (qr && data.qr_data) {
             tick += 1;
-            qr.src = qrUrl + "?t=" + tick;
+            qr.src = withParam(qrUrl, "t", tick);
           }
         })
         .catch(function () { /* a missed poll is retried on the next tick */ })
