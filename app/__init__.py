@@ -77,7 +77,9 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if secure:
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    if request.path.startswith(("/api/", "/oauth/", "/s/")):
+    if not (request.endpoint or "").endswith("static"):
+        # Console pages, subject pages and the API all carry personal data or signing links:
+        # no browser or proxy keeps a copy. Only the static files may be cached.
         headers.setdefault("Cache-Control", "no-store")
     chosen = request.args.get("lang")
     if chosen in LOCALES and request.cookies.get("lang") != chosen:
@@ -160,6 +162,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
         RATELIMIT_STORAGE_URI=settings["RATELIMIT_STORAGE_URI"],
         RATELIMIT_HEADERS_ENABLED=True,
+        # Shared storage (Redis) down: count in this process meanwhile rather than answer 500
+        # or let every try through; flask-limiter logs the switch and retries the storage.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
     )
     # Every JSON body, whoever reads it, goes through the one bounded parser.
     app.json = JSONProvider(app)

@@ -190,6 +190,15 @@ def check_production(config: Mapping[str, Any]) -> None:
                 problems.append(f"SAMTYCKE_{key} is not set")
             elif not (os.path.isfile(path) and os.access(path, os.R_OK)):
                 problems.append(f"SAMTYCKE_{key} ({path}) is not a readable file")
+    # Records: a production seal comes from the organisation's certificate and a real TSA,
+    # never the locally generated CA (which no PDF reader or authority trusts).
+    seal = config.get("SEAL_PKCS12")
+    if not seal:
+        problems.append("SAMTYCKE_SEAL_PKCS12 (the records' seal certificate and key) is not set")
+    elif not (os.path.isfile(seal) and os.access(seal, os.R_OK)):
+        problems.append(f"SAMTYCKE_SEAL_PKCS12 ({seal}) is not a readable file")
+    if not str(config.get("TSA_URL") or "").startswith(("https://", "http://")):
+        problems.append("SAMTYCKE_TSA_URL (the RFC 3161 timestamp authority) must be an http(s) URL")
     if problems:
         raise ConfigError("production mode cannot start: " + "; ".join(problems))
 

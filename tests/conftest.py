@@ -118,6 +118,29 @@ def app_config(database: Database, instance_path: Path, **overrides: Any) -> dic
     return config
 
 
+def production_settings(folder: Path, database_url: str = PG_ADMIN_URL) -> dict[str, Any]:
+    """A complete production configuration that starts: PostgreSQL, an https base URL, a real-looking
+    BankID RP API and records' seal, with placeholder certificate files (nothing here signs or calls out)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for key, name in (("BANKID_CERT", "rp.crt"), ("BANKID_KEY", "rp.key"), ("BANKID_CA", "bankid-root.pem"),
+                      ("SEAL_PKCS12", "seal.p12")):
+        path = folder / name
+        path.write_text("placeholder\n")
+        files[key] = str(path)
+    return {
+        "ENV": "production",
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(folder / "instance"),
+        "SECRET_KEY": "production-test-secret-key",
+        "DATA_KEY": "production-test-data-key",
+        "BASE_URL": "https://samtycke.kommun.example",
+        "BANKID": "https://appapi2.bankid.com/rp/v6.0/",
+        "TSA_URL": "https://tsa.example/rfc3161",
+        **files,
+    }
+
+
 @pytest.fixture(scope="session")
 def _session_app(database: Database, instance_path: Path) -> Flask:
     return create_app(app_config(database, instance_path))

@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from app.audit import AuditEvent
 from app.cli import main
 from app.models import ApiClient, StaffUser, Tenant
+from tests.conftest import PG_ADMIN_URL, production_settings
 
 
 @pytest.fixture
@@ -210,16 +211,10 @@ def test_demo_is_refused_in_production(
     app: Flask, database: Any, cli_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A production configuration that starts (PostgreSQL, https, real BankID), so the refusal is the demo's own.
-    if database.backend == "postgresql":
-        monkeypatch.setenv("SAMTYCKE_DATABASE_URL", database.url)
-    else:
-        monkeypatch.setenv("SAMTYCKE_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    monkeypatch.setenv("SAMTYCKE_ENV", "production")
-    monkeypatch.setenv("SAMTYCKE_BASE_URL", "https://demo.example")
-    monkeypatch.setenv("SAMTYCKE_BANKID", "https://appapi2.bankid.com/rp/v6.0/")
-    for name in ("CERT", "KEY", "CA"):
-        (tmp_path / name).write_text("placeholder\n")
-        monkeypatch.setenv(f"SAMTYCKE_BANKID_{name}", str(tmp_path / name))
+    url = database.url if database.backend == "postgresql" else PG_ADMIN_URL
+    for key, value in production_settings(tmp_path, url).items():
+        if key not in ("INSTANCE_PATH", "SECRET_KEY", "DATA_KEY"):  # those of the CLI environment
+            monkeypatch.setenv(f"SAMTYCKE_{key}", value)
     result = run("demo")
     assert result.exit_code != 0
     assert "The demo seed is for development only" in result.output

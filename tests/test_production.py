@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from app import create_app
 from app.cli import main
 from app.config import ConfigError
+from tests.conftest import production_settings
 
 PG_URL = os.environ.get("SAMTYCKE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REAL_BANKID = "https://appapi2.bankid.com/rp/v6.0/"
@@ -24,22 +25,7 @@ REAL_BANKID = "https://appapi2.bankid.com/rp/v6.0/"
 
 @pytest.fixture
 def production(tmp_path: Path) -> dict[str, Any]:
-    """A complete production configuration, with placeholder BankID certificate files."""
-    files = {}
-    for key, name in (("BANKID_CERT", "rp.crt"), ("BANKID_KEY", "rp.key"), ("BANKID_CA", "bankid-root.pem")):
-        path = tmp_path / name
-        path.write_text("placeholder\n")
-        files[key] = str(path)
-    return {
-        "ENV": "production",
-        "DATABASE_URL": PG_URL,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "SECRET_KEY": "production-test-secret-key",
-        "DATA_KEY": "production-test-data-key",
-        "BASE_URL": "https://samtycke.kommun.example",
-        "BANKID": REAL_BANKID,
-        **files,
-    }
+    return production_settings(tmp_path, PG_URL)
 
 
 def in_environment(monkeypatch: pytest.MonkeyPatch, config: dict[str, Any]) -> None:
@@ -121,6 +107,21 @@ def test_development_still_defaults_to_the_simulator(tmp_path: Path, monkeypatch
     assert any(rule.rule.startswith("/bankid-sim/rp/v6.0/") for rule in app.url_map.iter_rules())
 
 
+def test_production_needs_the_records_seal_and_a_timestamp_authority(
+    production: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Without them records would be sealed by the locally generated CA, which nobody trusts.
+    bare = {k: v for k, v in production.items() if k not in ("SEAL_PKCS12", "TSA_URL")}
+    message = refusal(bare)
+    assert "SAMTYCKE_SEAL_PKCS12 (the records' seal certificate and key) is not set" in message
+    assert "SAMTYCKE_TSA_URL (the RFC 3161 timestamp authority) must be an http(s) URL" in message
+    assert message.count("SAMTYCKE_") == 2, message
+    missing = str(tmp_path / "no-seal.p12")
+    assert f"SAMTYCKE_SEAL_PKCS12 ({missing}) is not a readable file" in refusal({**production, "SEAL_PKCS12": missing})
+    in_environment(monkeypatch, bare)
+    assert "SAMTYCKE_SEAL_PKCS12" in refusal(None)
+
+
 # --- item 9: https and PostgreSQL ----------------------------------------------------------
 
 
@@ -144,7 +145,8 @@ def test_production_with_only_secrets_names_every_problem_at_once(tmp_path: Path
     message = refusal({
         "ENV": "production", "SECRET_KEY": "s", "DATA_KEY": "d", "INSTANCE_PATH": str(tmp_path),
     })
-    for name in ("SAMTYCKE_BASE_URL", "SAMTYCKE_DATABASE_URL", "SAMTYCKE_BANKID"):
+    for name in ("SAMTYCKE_BASE_URL", "SAMTYCKE_DATABASE_URL", "SAMTYCKE_BANKID", "SAMTYCKE_SEAL_PKCS12",
+                 "SAMTYCKE_TSA_URL"):
         assert name in message
 
 

@@ -19,6 +19,17 @@ def _html(client: Any, path: str, status: int = 200) -> str:
     return str(response.get_data(as_text=True))
 
 
+# --- caching ------------------------------------------------------------------
+
+def test_pages_with_personal_data_are_never_cached_but_static_files_may_be(seed: Seed, as_role: Any) -> None:
+    viewer = as_role("viewer")
+    for path in ("/", f"/console/persons/{seed.anna}", "/console/consents"):
+        response = viewer.get(path)
+        assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store", path
+    script = viewer.get("/console/static/console.js")
+    assert script.status_code == 200 and "no-store" not in script.headers.get("Cache-Control", "")
+
+
 # --- dashboard ----------------------------------------------------------------
 
 def test_dashboard_counts_and_lists(app: Flask, seed: Seed, as_role: Any, api: Any) -> None:
