@@ -251,6 +251,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=5, help="seconds per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of (a), (b), (c)")
     parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--port", type=int, help="port for the server (default: any free one)")
     parser.add_argument("--verbose", action="store_true", help="print wrk's own report too")
     args = parser.parse_args()
     args.connections = args.connections or args.workers
@@ -280,7 +281,7 @@ def main() -> int:
     if args.seed_only:
         return 0
 
-    port = free_port()
+    port = args.port or free_port()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         server = start_server(url, port, args.workers, workdir / "instance", threads=args.threads)
