@@ -18,19 +18,14 @@ the machine skews them alike.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import random
-import re
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,15 +33,21 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import psycopg  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
+import psycopg
+from common import (
+    ROOT,
+    bench_app,
+    combine,
+    free_port,
+    get_token,
+    log,
+    recreate_database,
+    run_wrk,
+    start_server,
+    write_wrk_script,
+)
 
 DB_NAME = "samtycke_bench"
-PG_ADMIN = os.environ.get("SAMTYCKE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-DATA_KEY = "bench-data-key-not-for-production"
 PURPOSES = ("web", "print", "social")
 TARGET_RPS_RATIO = 0.5
 TARGET_BATCH_RATIO = 20.0
@@ -65,47 +66,20 @@ DEFAULT = Sizes(100_000, 300_000, 500_000, 150_000)
 SMALL = Sizes(5_000, 15_000, 25_000, 7_500)
 
 
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
-def _urls() -> tuple[str, str]:
-    base = PG_ADMIN.rsplit("/", 1)[0]
-    return base + "/postgres", base + f"/{DB_NAME}"
-
-
 def asset_id(i: int) -> str:
     return f"asset-{i:07d}"
 
 
 # --- seeding ------------------------------------------------------------------------
 
-def recreate_database() -> str:
-    admin_url, url = _urls()
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{DB_NAME}"'))
-    engine.dispose()
-    from migrations.runner import upgrade
-
-    upgrade(url)
-    return url
-
-
-def _app_config(url: str) -> dict[str, Any]:
-    return {"DATABASE_URL": url, "SECRET_KEY": "bench", "DATA_KEY": DATA_KEY, "INSTANCE_PATH": tempfile.mkdtemp()}
-
-
 def seed_tenant(url: str) -> tuple[str, str, str, str]:
     """Tenant, API client, purposes and one template through the real services."""
-    from app import create_app
     from app.auth import create_client, create_tenant
     from app.db import transaction
     from consent import templates
     from consent.models import Purpose
 
-    app = create_app(_app_config(url))
+    app = bench_app(url)
     with app.app_context(), transaction(app.extensions["samtycke.sessionmaker"]) as s:
         tenant = create_tenant(s, "bench", "Bench AB")
         client, secret = create_client(s, tenant, ["rights:read", "consents:read"])
@@ -217,74 +191,6 @@ def seed_bulk(url: str, tenant_id: str, template_id: str, sizes: Sizes, seed: in
 
 # --- serving and measuring ----------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(url: str, port: int, workers: int, threads: int, instance: str) -> subprocess.Popen[bytes]:
-    # Production mode refuses the BankID simulator; the benchmark never signs, so a real-looking
-    # RP API with placeholder certificate files is enough.
-    tls = Path(instance) / "bankid"
-    tls.mkdir(parents=True, exist_ok=True)
-    for name in ("rp.crt", "rp.key", "ca.pem"):
-        (tls / name).write_text("placeholder\n")
-    env = dict(os.environ)
-    env.update(
-        SAMTYCKE_ENV="production",
-        SAMTYCKE_DATABASE_URL=url,
-        SAMTYCKE_SECRET_KEY="bench-secret-key",  # noqa: S106 - a throwaway benchmark database
-        SAMTYCKE_DATA_KEY=DATA_KEY,
-        # Production needs its public https URL; wrk talks plain http to the port, as a TLS proxy would.
-        SAMTYCKE_BASE_URL="https://samtycke-bench.invalid",
-        SAMTYCKE_INSTANCE_PATH=instance,
-        SAMTYCKE_BANKID="https://appapi2.test.bankid.com/rp/v6.0/",
-        SAMTYCKE_BANKID_CERT=str(tls / "rp.crt"),
-        SAMTYCKE_BANKID_KEY=str(tls / "rp.key"),
-        SAMTYCKE_BANKID_CA=str(tls / "ca.pem"),
-    )
-    # Several workers in production need shared rate-limit counters (no measured route is limited).
-    env.setdefault("SAMTYCKE_RATELIMIT_STORAGE", "redis://127.0.0.1:6379/0")
-    env.pop("SAMTYCKE_ACCESS_LOG", None)
-    samtycke = shutil.which("samtycke", path=str(Path(sys.executable).parent)) or "samtycke"
-    cmd = [samtycke, "serve", "--port", str(port), "--workers", str(workers)]
-    if threads > 1:
-        cmd += ["--threads", str(threads)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("the server did not start: " + (proc.stderr.read().decode() if proc.stderr else ""))
-
-
-def get_token(port: int, client_id: str, secret: str) -> str:
-    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/oauth/token", data=b"grant_type=client_credentials",
-        headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
-        return str(json.load(resp)["access_token"])
-
-
-DONE_LUA = """
-done = function(summary, latency, requests)
-  local errors = summary.errors
-  io.write(string.format(
-    "RESULT {\\"requests\\": %d, \\"seconds\\": %f, \\"p50_us\\": %d, \\"p99_us\\": %d, \\"non2xx\\": %d, "
-    .. "\\"socket_errors\\": %d}\\n",
-    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
-    errors.status, errors.connect + errors.read + errors.write + errors.timeout))
-end
-"""
-
 SINGLE_LUA = """
 math.randomseed(os.time())
 wrk.headers["Authorization"] = "Bearer {token}"
@@ -311,31 +217,13 @@ end
 """
 
 
-def run_wrk(url: str, script: Path, args: argparse.Namespace, seconds: int) -> dict[str, float]:
-    threads = min(args.wrk_threads, args.connections)
-    cmd = ["wrk", "-d", f"{seconds}s", "-t", str(threads), "-c", str(args.connections), "--timeout", "10s",
-           "--latency", "-s", str(script), url]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    match = re.search(r"^RESULT (.*)$", out, re.M)
-    if not match:
-        raise RuntimeError(f"wrk printed no result:\n{out}")
-    raw = json.loads(match.group(1))
-    result = {
-        "rps": raw["requests"] / raw["seconds"],
-        "p50_ms": raw["p50_us"] / 1000,
-        "p99_ms": raw["p99_us"] / 1000,
-        "non2xx": raw["non2xx"],
-        "socket_errors": raw["socket_errors"],
-    }
-    if args.verbose:
-        log(out)
-    return result
+def measure(url: str, script: Path, args: argparse.Namespace, seconds: int) -> dict[str, float]:
+    return run_wrk(url, script, seconds=seconds, threads=min(args.wrk_threads, args.connections),
+                   connections=args.connections, timeout=10, verbose=args.verbose)
 
 
 def _median(results: list[dict[str, float]]) -> dict[str, float]:
-    return {key: statistics.median(r[key] for r in results) for key in ("rps", "p50_ms", "p99_ms")} | {
-        key: sum(r[key] for r in results) for key in ("non2xx", "socket_errors")
-    }
+    return combine(results, medians=("rps", "p50_ms", "p99_ms"), totals=("non2xx", "socket_errors"))
 
 
 def _line(label: str, r: dict[str, float]) -> str:
@@ -363,6 +251,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=5, help="seconds per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of (a), (b), (c)")
     parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--port", type=int, help="port for the server (default: any free one)")
     parser.add_argument("--verbose", action="store_true", help="print wrk's own report too")
     args = parser.parse_args()
     args.connections = args.connections or args.workers
@@ -383,7 +272,7 @@ def main() -> int:
     else:
         log(f"seeding {DB_NAME}: {sizes.persons:,} persons, {sizes.assets:,} assets, {sizes.links:,} links, "
             f"{sizes.consents:,} consents")
-        url = recreate_database()
+        url = recreate_database(DB_NAME)
         tenant_id, client_id, secret, template_id = seed_tenant(url)
         seed_bulk(url, tenant_id, template_id, sizes)
         state.parent.mkdir(exist_ok=True)
@@ -392,10 +281,10 @@ def main() -> int:
     if args.seed_only:
         return 0
 
-    port = free_port()
+    port = args.port or free_port()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        server = start_server(url, port, args.workers, args.threads, str(workdir / "instance"))
+        server = start_server(url, port, args.workers, workdir / "instance", threads=args.threads)
         try:
             token = get_token(port, client_id, secret)
             root = f"http://127.0.0.1:{port}"
@@ -407,17 +296,16 @@ def main() -> int:
                 ("single", SINGLE_LUA.format(token=token, assets=sizes.assets)),
                 ("batch", BATCH_LUA.format(token=token, assets=sizes.assets, batch=args.batch)),
             ):
-                scripts[name] = workdir / f"{name}.lua"
-                scripts[name].write_text(script + DONE_LUA)
+                scripts[name] = write_wrk_script(workdir / f"{name}.lua", script)
             urls = {"healthz": f"{root}/healthz", "single": root, "batch": root}
             for name in urls:  # warm-up: every worker connects and prepares its statements
-                run_wrk(urls[name], scripts[name], args, 2)
+                measure(urls[name], scripts[name], args, 2)
             # Interleaved rounds, so that a burst of other load on the machine hits every
             # measurement alike; the figures are the medians over the rounds.
             rounds: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
             for _ in range(args.rounds):
                 for name in urls:
-                    rounds[name].append(run_wrk(urls[name], scripts[name], args, args.duration))
+                    rounds[name].append(measure(urls[name], scripts[name], args, args.duration))
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -25,59 +25,27 @@ measured instead of the database locks.
 from __future__ import annotations
 
 import argparse
-import base64
-import json
 import os
-import re
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
+from common import (
+    bench_app,
+    combine,
+    free_port,
+    get_token,
+    log,
+    recreate_database,
+    run_wrk,
+    start_server,
+    write_wrk_script,
+)
 
 DB_NAME = "samtycke_bench_writes"
-PG_ADMIN = os.environ.get("SAMTYCKE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-DATA_KEY = "bench-data-key-not-for-production"
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
-def _urls() -> tuple[str, str]:
-    base = PG_ADMIN.rsplit("/", 1)[0]
-    return base + "/postgres", base + f"/{DB_NAME}"
-
-
-def recreate_database() -> str:
-    admin_url, url = _urls()
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{DB_NAME}"'))
-    engine.dispose()
-    from migrations.runner import upgrade
-
-    upgrade(url)
-    return url
-
-
-def _app(url: str) -> Any:
-    from app import create_app
-
-    return create_app(
-        {"DATABASE_URL": url, "SECRET_KEY": "bench", "DATA_KEY": DATA_KEY, "INSTANCE_PATH": tempfile.mkdtemp()}
-    )
 
 
 def seed_tenants(url: str, count: int) -> list[tuple[str, str, str]]:
@@ -85,7 +53,7 @@ def seed_tenants(url: str, count: int) -> list[tuple[str, str, str]]:
     from app.auth import create_client, create_tenant
     from app.db import transaction
 
-    app = _app(url)
+    app = bench_app(url)
     clients = []
     with app.app_context(), transaction(app.extensions["samtycke.sessionmaker"]) as s:
         for i in range(count):
@@ -103,7 +71,7 @@ def verify_chains(url: str) -> list[tuple[str, bool, int, int]]:
     from app.models import Tenant
     from consent.models import Person
 
-    app = _app(url)
+    app = bench_app(url)
     found = []
     with app.app_context(), transaction(app.extensions["samtycke.sessionmaker"]) as s:
         for tenant in s.scalars(sa.select(Tenant).order_by(Tenant.slug)):
@@ -115,53 +83,6 @@ def verify_chains(url: str) -> list[tuple[str, bool, int, int]]:
 
 
 # --- serving and measuring ----------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(url: str, port: int, workers: int, instance: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    env.update(
-        SAMTYCKE_ENV="production",
-        SAMTYCKE_DATABASE_URL=url,
-        SAMTYCKE_SECRET_KEY="bench-secret-key",  # noqa: S106 - a throwaway benchmark database
-        SAMTYCKE_DATA_KEY=DATA_KEY,
-        SAMTYCKE_BASE_URL=f"http://127.0.0.1:{port}",
-        SAMTYCKE_INSTANCE_PATH=instance,
-        # This checkout's code, whichever checkout the shared virtualenv was installed from.
-        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
-    )
-    env.pop("SAMTYCKE_ACCESS_LOG", None)
-    samtycke = shutil.which("samtycke", path=str(Path(sys.executable).parent)) or "samtycke"
-    cmd = [samtycke, "serve", "--port", str(port), "--workers", str(workers)]
-    # The server's log goes to a file: a pipe nobody reads would stall it once full (every 503 logs).
-    errors = Path(instance).parent / "server.log"
-    with errors.open("wb") as sink:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=sink)
-    deadline = time.time() + 60
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("the server did not start: " + errors.read_text(errors="replace")[-4000:])
-
-
-def get_token(port: int, client_id: str, secret: str) -> str:
-    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/oauth/token", data=b"grant_type=client_credentials",
-        headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
-        return str(json.load(resp)["access_token"])
-
 
 # One writer per wrk thread (and connection); ``tokens`` cycles over the threads, so one
 # token means one tenant for all, eight tokens a tenant each. ``tag`` keeps names apart.
@@ -184,41 +105,24 @@ request = function()
   return wrk.format(nil, "/api/v1/persons", nil,
     string.format('{{"name": "Writer %d-%s person %d"}}', writer, "{tag}", written))
 end
-done = function(summary, latency, requests)
-  local errors = summary.errors
-  io.write(string.format(
-    "RESULT {{\\"requests\\": %d, \\"seconds\\": %f, \\"p50_us\\": %d, \\"p99_us\\": %d, \\"non2xx\\": %d, "
-    .. "\\"socket_errors\\": %d}}\\n",
-    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
-    errors.status, errors.connect + errors.read + errors.write + errors.timeout))
-end
 """
 
 
-def run_wrk(root: str, script: Path, writers: int, seconds: int, verbose: bool) -> dict[str, float]:
-    cmd = ["wrk", "-d", f"{seconds}s", "-t", str(writers), "-c", str(writers), "--timeout", "30s",
-           "--latency", "-s", str(script), root]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    match = re.search(r"^RESULT (.*)$", out, re.M)
-    if not match:
-        raise RuntimeError(f"wrk printed no result:\n{out}")
-    raw = json.loads(match.group(1))
-    if verbose:
-        log(out)
+def write_round(root: str, script: Path, writers: int, seconds: int, verbose: bool) -> dict[str, float]:
+    """One wrk thread and connection per writer."""
+    r = run_wrk(root, script, seconds=seconds, threads=writers, connections=writers, timeout=30, verbose=verbose)
     return {
-        "requests": raw["requests"],
+        "requests": r["requests"],
         # Only the writes that were made (201) count; a failed one is counted apart.
-        "wps": (raw["requests"] - raw["non2xx"]) / raw["seconds"],
-        "p50_ms": raw["p50_us"] / 1000,
-        "p99_ms": raw["p99_us"] / 1000,
-        "failures": raw["non2xx"] + raw["socket_errors"],
+        "wps": (r["requests"] - r["non2xx"]) / r["seconds"],
+        "p50_ms": r["p50_ms"],
+        "p99_ms": r["p99_ms"],
+        "failures": r["non2xx"] + r["socket_errors"],
     }
 
 
 def _median(results: list[dict[str, float]]) -> dict[str, float]:
-    return {key: statistics.median(r[key] for r in results) for key in ("wps", "p50_ms", "p99_ms")} | {
-        key: sum(r[key] for r in results) for key in ("requests", "failures")
-    }
+    return combine(results, medians=("wps", "p50_ms", "p99_ms"), totals=("requests", "failures"))
 
 
 def _line(label: str, r: dict[str, float]) -> str:
@@ -241,12 +145,12 @@ def main() -> int:
     workers = args.workers or args.writers
 
     log(f"creating {DB_NAME} with {args.writers} tenants")
-    url = recreate_database()
+    url = recreate_database(DB_NAME)
     clients = seed_tenants(url, args.writers)
     port = args.port or free_port()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        server = start_server(url, port, workers, str(workdir / "instance"))
+        server = start_server(url, port, workers, workdir / "instance")
         try:
             tokens = [get_token(port, client_id, secret) for _, client_id, secret in clients]
             root = f"http://127.0.0.1:{port}"
@@ -257,9 +161,8 @@ def main() -> int:
 
             def measure(name: str, tag: str, seconds: int) -> dict[str, float]:
                 quoted = ", ".join(f'"{t}"' for t in cases[name])
-                script = workdir / f"{name}-{tag}.lua"
-                script.write_text(WRITERS_LUA.format(tokens=quoted, tag=tag))
-                return run_wrk(root, script, args.writers, seconds, args.verbose)
+                script = write_wrk_script(workdir / f"{name}-{tag}.lua", WRITERS_LUA.format(tokens=quoted, tag=tag))
+                return write_round(root, script, args.writers, seconds, args.verbose)
 
             for name in cases:  # warm-up: every worker connects and prepares its statements
                 measure(name, "warm", 2)
