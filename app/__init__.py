@@ -19,15 +19,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from app import config as config_module
 from app import errors
 from app.db import make_engine, make_sessionmaker
+from app.i18n import DEFAULT_LOCALE, LOCALE_NAMES, LOCALES, select_locale
 from app.json_input import JSONProvider
 
 log = logging.getLogger(__name__)
 
-LOCALES = ("sv", "nb", "en")
-# Each language named in itself, for language switches and pickers.
-LOCALE_NAMES = {"sv": "Svenska", "nb": "Norsk bokmål", "en": "English"}
-# Accept-Language tags that mean Norwegian Bokmål for our purposes.
-_LOCALE_ALIASES = {"no": "nb", "nn": "nb", "nb": "nb", "sv": "sv", "en": "en"}
 
 babel = Babel()
 csrf = CSRFProtect()
@@ -44,19 +40,6 @@ PLUGINS = (
     "reports.api",
     "app.console",
 )
-
-
-def select_locale() -> str:
-    # A page whose language is its own (a signing link's: the request's, or what the person
-    # chose on that link) sets it for the request, ahead of the cookie and the browser.
-    pinned = g.get("page_locale")
-    if pinned in LOCALES:
-        return str(pinned)
-    chosen = request.args.get("lang") or request.cookies.get("lang")
-    if chosen in LOCALES:
-        return chosen
-    best = request.accept_languages.best_match(list(_LOCALE_ALIASES))
-    return _LOCALE_ALIASES.get(best or "", "sv")
 
 
 def _security_headers(response: Response) -> Response:
@@ -152,7 +135,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_NAME="samtycke_session",
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=None,
-        BABEL_DEFAULT_LOCALE="sv",
+        BABEL_DEFAULT_LOCALE=DEFAULT_LOCALE,
         BABEL_TRANSLATION_DIRECTORIES="translations",
         API_TITLE="Samtycke",
         API_VERSION="1.0",

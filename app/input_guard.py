@@ -15,28 +15,19 @@ from flask import request
 
 from app.errors import NotFound, Unprocessable
 from app.json_input import loads
+from app.text import encodable
 
 MESSAGE = "Contains characters that cannot be stored (NUL or an unpaired surrogate)."
 
 
-def _storable(text: str) -> bool:
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _bad_paths(value: Any, path: str = "") -> list[str]:
     if isinstance(value, str):
-        return [] if _storable(value) else [path or "_body"]
+        return [] if encodable(value) else [path or "_body"]
     if isinstance(value, dict):
         found: list[str] = []
         for key, item in value.items():
             name = f"{path}.{key}" if path else str(key)
-            if not _storable(str(key)):
+            if not encodable(str(key)):
                 found.append(path or "_body")
             found.extend(_bad_paths(item, name))
         return found
@@ -53,15 +44,15 @@ def _refuse(fields: list[str]) -> None:
 
 
 def reject_unstorable_input() -> None:
-    if not _storable(request.path):
+    if not encodable(request.path):
         raise NotFound("No such resource.")
-    bad_args = [k for k, v in request.args.items(multi=True) if not (_storable(k) and _storable(v))]
+    bad_args = [k for k, v in request.args.items(multi=True) if not (encodable(k) and encodable(v))]
     if bad_args:
         _refuse(bad_args)
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     if request.form:
-        bad_form = [k for k, v in request.form.items(multi=True) if not (_storable(k) and _storable(v))]
+        bad_form = [k for k, v in request.form.items(multi=True) if not (encodable(k) and encodable(v))]
         if bad_form:
             _refuse(bad_form)
     if not request.is_json:

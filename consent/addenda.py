@@ -18,10 +18,11 @@ from app import audit
 from app.crypto import Keyring, sha256_hex
 from app.db import new_id
 from app.errors import Conflict, Unprocessable
+from app.i18n import LOCALES
 from consent import personal_numbers
 from consent.models import Addendum, Signer
 from consent.queries import get_scoped
-from consent.templates import LOCALES, text_hash
+from consent.templates import text_hash
 
 KINDS = ("transcription-transfer",)
 TEXT_VERSION = 1

@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.errors import Conflict, Unprocessable
+from app.i18n import LOCALES
 from consent.models import Purpose
-from consent.schemas_common import LOCALES, SLUG_PATTERN
+from consent.schemas_common import SLUG_PATTERN
 
 _SLUG = re.compile(SLUG_PATTERN)
 

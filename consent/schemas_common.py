@@ -16,25 +16,14 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from app import bounds
+from app.text import unstorable
 from consent import personal_numbers
 
-LOCALES = ("sv", "nb", "en")
 SLUG_PATTERN = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
 MAX_ASSET_ID = 200
 _PHONE_CHARS = re.compile(r"^\+?[0-9][0-9 \-]*$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Tolerance for x + w <= 1 with fractions that went through binary floating point.
 _EPSILON = 1e-9
-
-
-def unstorable(text: str) -> str | None:
-    """Why ``text`` cannot be stored as it is (NUL and other control characters, lone
-    surrogates that no database encoding accepts), or None."""
-    if _CONTROL.search(text):
-        return "Must not contain control characters."
-    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
-        return "Must be valid Unicode text."
-    return None
 
 
 def is_plain_id(value: str) -> bool:

@@ -3,7 +3,6 @@ usage rights and addenda (request schemas validate; answer schemas document)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import marshmallow as ma
@@ -11,9 +10,10 @@ from flask import current_app
 from marshmallow import fields, validate
 
 from app.errors import PayloadTooLarge
+from app.i18n import LOCALES
+from app.text import unstorable
 from consent.consents import STATUSES
 from consent.schemas_common import (
-    LOCALES,
     MAX_ASSET_ID,
     SLUG_PATTERN,
     Email,
@@ -29,7 +29,6 @@ from consent.schemas_common import (
 
 BATCH_LIMIT = 10_000
 MAX_BODY = 10_000  # characters of Markdown per locale: it must fit in the BankID app's visible text
-_CONTROL_EXCEPT_WHITESPACE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class Markdown(fields.String):
@@ -39,8 +38,9 @@ class Markdown(fields.String):
         text = super()._deserialize(value, attr, data, **kwargs).strip()
         if not text:
             raise ma.ValidationError("Must not be blank.")
-        if _CONTROL_EXCEPT_WHITESPACE.search(text):
-            raise ma.ValidationError("Must not contain control characters.")
+        problem = unstorable(text, multiline=True)
+        if problem:
+            raise ma.ValidationError(problem)
         if len(text) > MAX_BODY:
             raise ma.ValidationError(f"At most {MAX_BODY} characters.")
         return text

@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.crypto import Keyring, sha256_hex
 from app.errors import Conflict, Forbidden, Gone, NotFound, Unprocessable
+from app.i18n import LOCALES
 from app.models import Tenant
 from consent import addenda, personal_numbers
 from consent.consents import sealed_record_ids, status_at
 from consent.models import Addendum, Consent, ConsentTemplate, Person, Signature, Signer
-from consent.templates import LOCALES, purpose_labels
+from consent.templates import purpose_labels
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,8 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.crypto import sha256_hex
 from app.errors import NotFound, Unprocessable
+from app.i18n import LOCALES
 from consent.models import ConsentTemplate, Purpose
-
-LOCALES = ("sv", "nb", "en")
 
 
 @dataclass(frozen=True)

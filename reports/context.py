@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+from app.i18n import LOCALES, Locale
 from reports.errors import InvalidRecordContext
 
 Kind = Literal[
@@ -21,11 +22,9 @@ Kind = Literal[
     "addendum_signed",
     "addendum_revoked",
 ]
-Locale = Literal["sv", "nb", "en"]
 Method = Literal["bankid", "oidc"]
 
 KINDS: tuple[str, ...] = get_args(Kind)
-LOCALES: tuple[str, ...] = get_args(Locale)
 METHODS: tuple[str, ...] = get_args(Method)
 
 # W3C DPV consent status per record kind. A DPA addendum is the customer's

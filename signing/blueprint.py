@@ -30,10 +30,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from app import LOCALE_NAMES, LOCALES, errors, limiter
+from app import errors, limiter
 from app.crypto import Keyring, sha256_hex
 from app.db import get_session, utcnow
 from app.errors import BadRequest, DomainError, Unprocessable
+from app.i18n import LOCALE_NAMES, LOCALES
 from consent.signatures import SigningView
 from signing import oidc, services, texts
 from signing.bankid.client import BankIdClient

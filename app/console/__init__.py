@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, abort, request, url_for
+from flask import Flask, request, url_for
 from flask_babel import lazy_gettext as _l
 
-from app import LOCALE_NAMES
 from app.console import formatting, sso
 from app.console.blueprint import bp
 from app.console.permissions import ROLE_LABELS, allowed
 from app.console.sessions import current
+from app.i18n import LOCALE_NAMES
 
 LANGUAGES = tuple(LOCALE_NAMES.items())
 
@@ -41,15 +41,6 @@ def _lang_url(code: str) -> str:
     if request.method == "GET" and request.endpoint and request.url_rule is not None:
         return url_for(request.endpoint, **(request.view_args or {}), **args)
     return url_for("console.home", lang=code)
-
-
-@bp.before_request
-def _refuse_nul_bytes() -> None:
-    """A NUL byte is never meaningful input, and PostgreSQL cannot even compare text with one:
-    refuse it anywhere in the request before any query sees it."""
-    values = [request.path, *request.args.values(), *(request.form.values() if request.form else [])]
-    if any("\x00" in value for value in values):
-        abort(400)
 
 
 @bp.context_processor

@@ -28,16 +28,9 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.text import has_control_characters
+
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-# Control characters: never in a one-line field; a text area may hold line breaks and tabs.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def has_control_characters(value: str, multiline: bool = False) -> bool:
-    return bool((_CONTROL_MULTILINE if multiline else _CONTROL).search(value))
-
-
 class ConsoleForm(FlaskForm):
     """Every console form: besides each field's own checks, no text may carry control characters
     (the services would refuse them, and a database may not even store them)."""
@@ -49,7 +42,7 @@ class ConsoleForm(FlaskForm):
                 continue
             values = field.data if isinstance(field.data, list) else [field.data]
             multiline = field.type == "TextAreaField"
-            if any(isinstance(v, str) and has_control_characters(v, multiline) for v in values):
+            if any(isinstance(v, str) and has_control_characters(v, multiline=multiline) for v in values):
                 field.errors = [*list(field.errors or []), str(_l("Remove the control characters from this field."))]
                 ok = False
         return ok

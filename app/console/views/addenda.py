@@ -8,7 +8,7 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from app import LOCALE_NAMES, keyring
+from app import keyring
 from app.console import presenters, queries, sessions
 from app.console.blueprint import PREFIX, bp
 from app.console.forms import AddendumForm, AddendumRevokeForm, apply_service_errors
@@ -16,8 +16,8 @@ from app.console.permissions import allowed
 from app.console.sessions import requires
 from app.db import get_session, utcnow
 from app.errors import Conflict, NotFound, Unprocessable
+from app.i18n import LOCALE_NAMES, LOCALES
 from consent import addenda
-from consent.templates import LOCALES
 from reports import services as record_services
 from reports.api import pdf_download
 

@@ -13,10 +13,11 @@ from app.bounds import storable_int
 from app.console import presenters, queries, sessions
 from app.console.blueprint import PREFIX, bp
 from app.console.formatting import STATUS_LABELS, label_of
-from app.console.forms import ConsentFilterForm, RevokeForm, WithdrawForm, has_control_characters
+from app.console.forms import ConsentFilterForm, RevokeForm, WithdrawForm
 from app.console.sessions import requires
 from app.db import get_session, utcnow
 from app.errors import Conflict, NotFound, Unprocessable
+from app.text import has_control_characters
 from consent import consents, purposes, templates
 from consent.models import Person
 from reports import services as record_services

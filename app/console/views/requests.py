@@ -9,7 +9,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from app import LOCALE_NAMES, keyring
+from app import keyring
 from app.console import presenters, queries, sessions
 from app.console.blueprint import PREFIX, bp
 from app.console.forms import PersonSearchForm, RequestForm, apply_service_errors
@@ -18,6 +18,7 @@ from app.console.sessions import requires
 from app.console.views.persons import search
 from app.db import get_session, utcnow
 from app.errors import NotFound, Unprocessable
+from app.i18n import LOCALE_NAMES, LOCALES
 from consent import consents, persons, requests, templates
 from consent.models import ConsentTemplate, Person
 
@@ -32,7 +33,7 @@ def _request_form(tenant_id: str, person: Person, template: ConsentTemplate, for
     ui_locale = str(get_locale() or "sv")
     labels = templates.purpose_labels(session, tenant_id, list(template.purposes), ui_locale)
     assets = [asset_id for asset_id, _at in queries.asset_ids_of(session, tenant_id, person.id)]
-    text_locales = [loc for loc in templates.LOCALES if loc in template.title]
+    text_locales = [loc for loc in LOCALES if loc in template.title]
     form = RequestForm(formdata=formdata) if formdata is not None else RequestForm(
         formdata=None,
         person_id=person.id,
