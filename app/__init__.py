@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
+import click
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, g, request
 from flask_babel import Babel
@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import config as config_module
-from app import errors
+from app import errors, signals
 from app.db import make_engine, make_sessionmaker
 from app.i18n import DEFAULT_LOCALE, LOCALE_NAMES, LOCALES, select_locale
 from app.json_input import JSONProvider
@@ -29,18 +29,6 @@ babel = Babel()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 api = Api()
-
-# Modules that plug themselves in with ``register(app, api)``; a domain that is
-# not written yet is simply absent.
-PLUGINS = (
-    "consent.api",
-    "signing.bankid.simulator.api",
-    "signing.api",
-    "signing.pages",
-    "reports.api",
-    "app.console",
-)
-
 
 def _security_headers(response: Response) -> Response:
     headers = response.headers
@@ -185,14 +173,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     auth.init_app(app)
     health.init_app(app)
-    for name in PLUGINS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue
-            raise
-        module.register(app, api)
+    _wire_domains(app)
     # Registered last so these handlers replace flask-smorest's own.
     errors.init_app(app)
 
@@ -210,6 +191,49 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return {"current_locale": str(get_locale() or "sv"), "locales": LOCALES, "locale_names": LOCALE_NAMES}
 
     return app
+
+
+def _wire_domains(app: Flask) -> None:
+    """Every domain, plainly imported: its pages and API, and the signals between domains.
+
+    The one place where the foundation names the domains (apart from the CLI's list below).
+    Receivers run in the order connected.
+    """
+    from app import console
+    from consent import api as consent_api
+    from consent import signals as consent_signals
+    from consent import webhooks
+    from reports import api as reports_api
+    from reports import services as records
+    from signing import gdpr as signing_gdpr
+    from signing import pages
+    from signing.bankid.simulator import api as simulator
+
+    consent_api.register(app, api)
+    if app.config["BANKID"] == "simulator":
+        simulator.register(app)  # never in production: the configuration refuses it there
+    pages.register(app, api)
+    reports_api.register(app, api)
+    console.register(app, api)
+
+    # An audit event queues a webhook delivery, then a PDF record, in its own transaction.
+    signals.audit_appended.connect(webhooks.on_audit_event)
+    signals.audit_appended.connect(records.on_audit_event)
+    consent_signals.sealed_records.connect(records.sealed_ids)
+    # An erased person's copies in the signing attempts and the records (Art. 17), mirrored by the export.
+    consent_signals.exporting.connect(signing_gdpr.export_orders)
+    consent_signals.exporting.connect(records.export_records)
+    consent_signals.erasing.connect(signing_gdpr.erase_orders)
+    consent_signals.erasing.connect(records.erase_records)
+
+
+def cli_commands() -> list[click.Command]:
+    """Each domain's ``samtycke`` commands, for ``app.cli``."""
+    from consent import cli as consent_cli
+    from migrations import cli as schema_cli
+    from reports import cli as reports_cli
+
+    return [*schema_cli.COMMANDS, *consent_cli.COMMANDS, *reports_cli.COMMANDS]
 
 
 def keyring() -> Any:

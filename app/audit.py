@@ -29,15 +29,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app import signals
 from app.db import Base, new_id, utcnow
 from app.models import Tenant
 
 GENESIS = "0" * 64
-
-# Called inside the same transaction for every appended event, e.g. by the records
-# domain to queue a PDF record for consent.given. Listeners must only add rows.
-listeners: list[Callable[[Session, AuditEvent], None]] = []
-
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
@@ -126,8 +122,7 @@ def append(
     )
     session.add(event)
     session.flush()
-    for listener in listeners:
-        listener(session, event)
+    signals.audit_appended.send(event, session=session)
     return event
 
 

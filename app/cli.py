@@ -6,22 +6,20 @@ Each command is one unit of work: services flush, the wrapper commits.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import click
-import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from app import cli_commands, create_app
 from app.errors import DomainError
 
 
 def _app() -> Flask:
-    from app import create_app
     from app.config import ConfigError
 
     try:
@@ -44,23 +42,6 @@ def unit_of_work(app: Flask) -> Iterator[Session]:
 @click.group(help="Samtycke: GDPR consent and e-signature service.")
 def main() -> None:
     pass
-
-
-@main.group(help="Database schema.")
-def db() -> None:
-    pass
-
-
-@db.command("upgrade", help="Apply Alembic migrations to SAMTYCKE_DATABASE_URL.")
-def db_upgrade() -> None:
-    from migrations.runner import upgrade
-
-    app = _app()
-    url = app.config["DATABASE_URL"]
-    if url.startswith("sqlite:///"):
-        os.makedirs(os.path.dirname(url.removeprefix("sqlite:///")) or ".", exist_ok=True)
-    upgrade(url)
-    click.echo("database is at the latest schema")
 
 
 @main.group(help="Tenants.")
@@ -235,16 +216,6 @@ def user_end_sessions(tenant_slug: str, email: str) -> None:
         click.echo(_user_json(u, sessions_ended=ended))
 
 
-@main.command(help="Seed the demo tenant 'demo' (idempotent) and print how to log in.")
-def demo() -> None:
-    from app.demo import seed_demo
-
-    app = _app()
-    with unit_of_work(app) as session:
-        info = seed_demo(session, app)
-    click.echo(info)
-
-
 @main.command(help="Run the service with gunicorn.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -260,101 +231,9 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
-@main.group(help="The audit chain.")
-def audit() -> None:
-    pass
-
-
-@audit.command(
-    "verify",
-    help="Verify a tenant's hash chain against its signed checkpoints and sealed records; exit 1 naming "
-    "the first broken sequence number. When the chain holds, its head is checkpointed.",
-)
-@click.option("--tenant", "tenant_slug", required=True)
-@click.option("--no-checkpoint", is_flag=True, help="Only verify; sign no checkpoint of the head.")
-def audit_verify(tenant_slug: str, no_checkpoint: bool) -> None:
-    from app.auth import tenant_by_slug
-    from reports import anchors
-
-    app = _app()
-    with unit_of_work(app) as session:
-        tenant_id = tenant_by_slug(session, tenant_slug).id
-        settings = anchors.anchoring(app)
-        if no_checkpoint:
-            result = anchors.verify_chain(session, tenant_id, settings)
-        else:
-            result = anchors.verify_and_checkpoint(session, tenant_id, settings)
-    for problem in result.anchor_problems:
-        where = f" at seq {problem.seq}" if problem.seq is not None else ""
-        click.echo(f"warning: {problem.kind} anchor ({problem.source}){where} does not verify", err=True)
-    anchored = _anchored_line(result)
-    if result.ok:
-        click.echo(f"audit chain intact: {result.events} events, head {result.head}")
-        click.echo(anchored)
-        return
-    click.echo(f"audit chain broken at sequence number {result.first_bad_seq}", err=True)
-    click.echo(anchored, err=True)
-    sys.exit(1)
-
-
-def _anchored_line(result: Any) -> str:
-    if not result.anchored_through:
-        return "not anchored: no signed checkpoint or sealed record vouches for any event yet"
-    at = result.anchor_at.isoformat(timespec="seconds") if result.anchor_at else "unknown time"
-    line = f"anchored through seq {result.anchored_through} ({result.anchor_kind} at {at})"
-    if result.ok and result.events > result.anchored_through:
-        line += f"; {result.events - result.anchored_through} later events not anchored yet"
-    return line
-
-
-@audit.command(
-    "checkpoint",
-    help="Sign a checkpoint of each tenant's chain head (after verifying what follows the last one), "
-    "into the database and the anchor file. Run it from cron; exit 1 when a chain does not verify.",
-)
-@click.option("--tenant", "tenant_slug", default=None, help="Only this tenant (default: every tenant).")
-def audit_checkpoint(tenant_slug: str | None) -> None:
-    from app.auth import tenant_by_slug
-    from app.models import Tenant
-    from reports import anchors
-
-    app = _app()
-    with unit_of_work(app) as session:
-        ids = [tenant_by_slug(session, tenant_slug).id] if tenant_slug else None
-        results = anchors.checkpoint_tenants(session, anchors.anchoring(app), ids)
-        slugs = {t.id: t.slug for t in session.scalars(sa.select(Tenant).where(Tenant.id.in_(list(results))))}
-    refused = False
-    for tenant_id, made in results.items():
-        slug = slugs.get(tenant_id, tenant_id)
-        if made.status == "refused":
-            refused = True
-            click.echo(f"{slug}: chain broken at sequence number {made.first_bad_seq}; no checkpoint signed", err=True)
-        elif made.status == "failed":
-            refused = True
-            click.echo(f"{slug}: checkpoint failed: {made.error}", err=True)
-        elif made.status == "signed":
-            click.echo(f"{slug}: checkpoint signed at seq {made.seq}")
-        elif made.status == "empty":
-            click.echo(f"{slug}: no events yet")
-        else:
-            click.echo(f"{slug}: nothing new since the checkpoint at seq {made.seq}")
-    if refused:
-        sys.exit(1)
-
-
-def _register_optional(group: click.Group, module: str, attr: str) -> None:
-    try:
-        mod: Any = __import__(module, fromlist=[attr])
-    except ModuleNotFoundError:
-        return
-    group.add_command(getattr(mod, attr))
-
-
-# Commands owned by other domains (records), added when present.
-_register_optional(main, "reports.cli", "record")
-_register_optional(main, "reports.cli", "records")
-_register_optional(main, "app.webhooks_cli", "webhooks")
-_register_optional(main, "app.webhooks_cli", "consents")
+# Each domain's own commands (records, consents, the schema...), named by the factory.
+for _command in cli_commands():
+    main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

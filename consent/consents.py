@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.bounds import storable_instant
 from app.errors import BadRequest, Conflict, Unprocessable
+from consent import signals
 from consent.models import AssetLink, Consent, Signer
 from consent.queries import get_scoped
 from consent.schemas_common import is_plain_id
-from reports.models import Record
 
 STATUSES = ("pending", "given", "refused", "withdrawn", "revoked", "expired")
 
@@ -107,15 +107,15 @@ def list_page(
 def sealed_record_ids(
     session: Session, tenant_id: str, object_ids: Iterable[str], column: str = "consent_id"
 ) -> set[str]:
-    """Which of these consents (or addenda, with ``column="addendum_id"``) have a sealed PDF record."""
+    """Which of these consents (or addenda, with ``column="addendum_id"``) have a sealed PDF record,
+    as the records domain answers (``consent.signals.sealed_records``)."""
     ids = list(object_ids)
     if not ids:
         return set()
-    target = Record.consent_id if column == "consent_id" else Record.addendum_id
-    query = sa.select(target).where(
-        Record.tenant_id == tenant_id, target.in_(ids), Record.status == "sealed"
-    ).distinct()
-    return {str(found) for found in session.scalars(query)}
+    found: set[str] = set()
+    for _receiver, sealed in signals.sealed_records.send(session, tenant_id=tenant_id, ids=ids, column=column):
+        found.update(sealed)
+    return found
 
 
 def _lock(session: Session, tenant_id: str, consent_id: str) -> Consent:

@@ -19,7 +19,6 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from blinker import Namespace
 from sqlalchemy.orm import Session
 
 from app import audit
@@ -30,6 +29,7 @@ from consent import consents as consent_service
 from consent import evidence
 from consent.models import AssetLink, Consent, Person, PersonGuardian, Signature, Signer
 from consent.persons import get_person, is_minor
+from consent.signals import erasing, exporting
 
 ERASED_EVIDENCE = {"erased": True}
 
@@ -43,13 +43,6 @@ def _l(text: str) -> str:
 ERASED_SIGNER_REASON = _l(
     "A guardian who signed this consent has been erased (GDPR Art. 17); their signature can no longer be relied on."
 )
-
-_signals = Namespace()
-# ``exporting.send(session, scope=...)``: each receiver returns ``{section: value}`` for the export.
-exporting = _signals.signal("person-exporting")
-# ``erasing.send(session, scope=..., now=...)``: each receiver scrubs its copies, in the erasure's transaction.
-erasing = _signals.signal("person-erasing")
-
 
 @dataclass(frozen=True)
 class PersonScope:

@@ -239,7 +239,7 @@ def _event_data(session: Session, event: AuditEvent) -> dict[str, Any] | None:
     }
 
 
-def on_audit_event(session: Session, event: AuditEvent) -> None:
+def on_audit_event(event: AuditEvent, *, session: Session) -> None:
     """Audit listener: one pending delivery per webhook subscribed to this event, in this transaction."""
     if event.type not in _STATUS:
         return
@@ -277,11 +277,6 @@ def on_audit_event(session: Session, event: AuditEvent) -> None:
         ids.append(delivery_id)
     session.flush()
     schedule_after_commit(session, ids)
-
-
-def install() -> None:
-    if on_audit_event not in audit.listeners:
-        audit.listeners.append(on_audit_event)
 
 
 # --- expiry ---------------------------------------------------------------------

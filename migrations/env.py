@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from app.schema import load_metadata
+from migrations.metadata import load_metadata
 
 config = context.config
 target_metadata = load_metadata()

@@ -140,6 +140,5 @@ def crl() -> Response:
 
 
 def register(app: Flask, api: Api) -> None:
-    services.install()
     api.register_blueprint(blp, url_prefix="/api/v1")
     app.register_blueprint(pages)

@@ -20,12 +20,11 @@ import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session
 
-from app import audit
 from app.audit import AuditEvent
 from app.crypto import Keyring
 from app.db import after_commit, transaction, utcnow
 from app.models import Tenant
-from consent import evidence, gdpr
+from consent import evidence
 from consent.gdpr import PersonScope
 from consent.models import Addendum, Consent, ConsentTemplate, Person, Purpose, Signature
 from reports.context import (
@@ -54,7 +53,7 @@ EVENT_KINDS = {
 # --- queueing ----------------------------------------------------------------
 
 
-def on_audit_event(session: Session, event: AuditEvent) -> None:
+def on_audit_event(event: AuditEvent, *, session: Session) -> None:
     kind = EVENT_KINDS.get(event.type)
     if kind is None:
         return
@@ -98,6 +97,16 @@ def _records_naming(session: Session, scope: PersonScope) -> list[Record]:
     )
 
 
+def sealed_ids(session: Session, *, tenant_id: str, ids: list[str], column: str) -> set[str]:
+    """Which of these consents (or addenda, ``column="addendum_id"``) have a sealed record
+    (receiver of ``consent.signals.sealed_records``)."""
+    target = Record.consent_id if column == "consent_id" else Record.addendum_id
+    query = sa.select(target).where(
+        Record.tenant_id == tenant_id, target.in_(ids), Record.status == "sealed"
+    ).distinct()
+    return {str(found) for found in session.scalars(query)}
+
+
 def export_records(session: Session, *, scope: PersonScope) -> dict[str, Any]:
     """The records that name the person: of their consents, and of those they signed for someone else."""
     return {
@@ -127,13 +136,6 @@ def erase_records(session: Session, *, scope: PersonScope, now: datetime) -> Non
             record.failure_reason = None
     session.flush()
     _produce_after_commit(session, [r.id for r in records if r.consent_id not in own])
-
-
-def install() -> None:
-    if on_audit_event not in audit.listeners:
-        audit.listeners.append(on_audit_event)
-    gdpr.exporting.connect(export_records)
-    gdpr.erasing.connect(erase_records)
 
 
 # --- the plain data of one record -------------------------------------------

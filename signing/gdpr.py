@@ -16,7 +16,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from consent import gdpr
 from consent.gdpr import PersonScope
 from signing.bankid.simulator.models import SimOrder
 from signing.models import SignatureOrder
@@ -93,6 +92,3 @@ def erase_orders(session: Session, *, scope: PersonScope, now: datetime) -> None
         session.execute(sa.delete(SimOrder).where(sa.or_(*matches)).execution_options(synchronize_session=False))
 
 
-def install() -> None:
-    gdpr.exporting.connect(export_orders)
-    gdpr.erasing.connect(erase_orders)

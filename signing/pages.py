@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from app.db import get_session
 from app.errors import NotFound
 from reports.api import pdf_download
-from signing import gdpr, pages_bankid, pages_oidc, qr_image, services, texts  # noqa: F401  (the pages_* attach to bp)
+from signing import pages_bankid, pages_oidc, qr_image, services, texts  # noqa: F401  (the pages_* attach to bp)
 from signing.blueprint import (
     bankid_client,
     bp,
@@ -191,5 +191,4 @@ def link_qr_svg(token: str) -> Response:
 
 
 def register(app: Flask, api: Api) -> None:
-    gdpr.install()
     app.register_blueprint(bp)

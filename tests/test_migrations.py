@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from app.schema import load_metadata
+from migrations.metadata import load_metadata
 from migrations.runner import alembic_config, upgrade
 
 PG_ADMIN_URL = os.environ.get("SAMTYCKE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -18,7 +18,6 @@ from consent.schemas_common import Integer, ProblemSchema, StrictSchema, Text, s
 from consent.webhook_models import Webhook, WebhookDelivery
 
 # The outbox listener joins the audit chain once, however often the app is built.
-webhooks.install()
 
 SCOPE = "webhooks:write"
 

@@ -13,7 +13,6 @@ from alembic import op
 import app.crypto
 import app.db
 
-
 revision = "0001_initial"
 down_revision = None
 branch_labels = None

@@ -239,18 +239,25 @@ def test_subject_link_serves_its_own_record(client: Any, signed: dict[str, Any])
     assert resp.status_code == 200 and resp.get_data().startswith(b"%PDF")
 
 
-def test_records_due_are_listed_until_sealed(app: Any, api: Any) -> None:
-    # A record older than a day still pending is exactly what retry picks up.
+def test_retry_seals_what_was_left_pending_and_leaves_sealed_records_alone(app: Any, api: Any) -> None:
+    """A record whose after-commit sealing never ran (the process died) waits as pending; retry seals it."""
     world = _arrange(api)
-    services_install_state = list(services.audit.listeners)
-    assert services.on_audit_event in services_install_state
-    with app.extensions["samtycke.sessionmaker"]() as s:
-        assert s.scalar(sa.select(sa.func.count()).select_from(Record)) == 0
     _sign(app, world["request"]["signers"][0]["id"])
+    with app.extensions["samtycke.sessionmaker"]() as s, s.begin():
+        rec = s.scalars(sa.select(Record)).one()
+        assert rec.status == "sealed" and rec.sealed_at is not None
+        sealed_id, first_pdf = rec.id, rec.pdf
+        # A second record of the same event, as if its process had died before sealing it.
+        s.add(Record(tenant_id=rec.tenant_id, kind=rec.kind, consent_id=rec.consent_id,
+                     audit_event_id=rec.audit_event_id, audit_event_hash=rec.audit_event_hash,
+                     created_at=utcnow() - timedelta(days=2)))
+    results = services.retry(app)
     with app.extensions["samtycke.sessionmaker"]() as s:
-        rec = s.scalar(sa.select(Record))
-        assert rec is not None and rec.sealed_at is not None
-        assert rec.sealed_at - rec.created_at < timedelta(minutes=5)
+        rows = {r.id: r for r in s.scalars(sa.select(Record).options(sa.orm.undefer(Record.pdf)))}
+    assert [r.status for r in results] == ["sealed"]
+    assert results[0].record_id != sealed_id
+    assert rows[results[0].record_id].status == "sealed" and rows[results[0].record_id].pdf.startswith(b"%PDF")
+    assert rows[sealed_id].pdf == first_pdf  # the sealed one was not made again
 
 
 def test_a_signed_and_revoked_addendum_get_their_sealed_records(app: Any, api: Any) -> None:

@@ -1,4 +1,5 @@
-"""``samtycke webhooks deliver`` and ``samtycke consents notify-expired``, both meant for cron:
+"""The consent domain's commands: ``samtycke demo``, and ``samtycke webhooks deliver`` and
+``samtycke consents notify-expired``, both meant for cron:
 
     * * * * *    samtycke consents notify-expired && samtycke webhooks deliver
 """
@@ -46,7 +47,6 @@ def consents_notify_expired(batch: int) -> None:
     from consent import webhooks as service
     from consent.webhook_sending import wait_for_sends
 
-    service.install()
     app = _app()
     total = 0
     while True:
@@ -58,3 +58,17 @@ def consents_notify_expired(batch: int) -> None:
     # The webhooks were queued by the commits above; let them go out before the command ends.
     wait_for_sends(timeout=60)
     click.echo(f"{total} expired consents notified")
+
+
+@click.command(help="Seed the demo tenant 'demo' (idempotent) and print how to log in.")
+def demo() -> None:
+    from app.cli import _app, unit_of_work
+    from consent.demo import seed_demo
+
+    app = _app()
+    with unit_of_work(app) as session:
+        info = seed_demo(session, app)
+    click.echo(info)
+
+
+COMMANDS = (demo, webhooks, consents)
