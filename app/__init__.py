@@ -34,8 +34,6 @@ api = Api()
 # not written yet is simply absent.
 PLUGINS = (
     "consent.api",
-    "signing.bankid.simulator.api",
-    "signing.api",
     "signing.pages",
     "reports.api",
     "app.console",
@@ -193,6 +191,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 continue
             raise
         module.register(app, api)
+    from signing.bankid import simulator
+
+    simulator.register(app)
     # Registered last so these handlers replace flask-smorest's own.
     errors.init_app(app)
 
