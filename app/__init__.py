@@ -34,7 +34,6 @@ api = Api()
 # not written yet is simply absent.
 PLUGINS = (
     "consent.api",
-    "signing.pages",
     "reports.api",
     "app.console",
 )
@@ -191,9 +190,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 continue
             raise
         module.register(app, api)
+    # The signing domain, wired by plain imports (the lead rewires the other domains the same way).
+    from signing import gdpr as signing_gdpr
+    from signing import pages as signing_pages
     from signing.bankid import simulator
 
     simulator.register(app)
+    signing_pages.register(app)
+    signing_gdpr.connect()
     # Registered last so these handlers replace flask-smorest's own.
     errors.init_app(app)
 

@@ -93,6 +93,7 @@ def erase_orders(session: Session, *, scope: PersonScope, now: datetime) -> None
         session.execute(sa.delete(SimOrder).where(sa.or_(*matches)).execution_options(synchronize_session=False))
 
 
-def install() -> None:
+def connect() -> None:
+    """Answer the consent core's export and erasure signals; called once by the app factory."""
     gdpr.exporting.connect(export_orders)
     gdpr.erasing.connect(erase_orders)
