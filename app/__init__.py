@@ -207,12 +207,12 @@ def _wire_domains(app: Flask) -> None:
     from reports import services as records
     from signing import gdpr as signing_gdpr
     from signing import pages
-    from signing.bankid.simulator import api as simulator
+    from signing.bankid import simulator
 
     consent_api.register(app, api)
     if app.config["BANKID"] == "simulator":
         simulator.register(app)  # never in production: the configuration refuses it there
-    pages.register(app, api)
+    pages.register(app)
     reports_api.register(app, api)
     console.register(app, api)
 

@@ -15,6 +15,7 @@ from app.json_input import Blueprint as ApiBlueprint
 from consent.models import Addendum, Consent
 from consent.queries import get_scoped
 from reports import services
+from reports.download import pdf_download
 from reports.verification import verify_for_service
 
 blp = ApiBlueprint("records", __name__, description="Sealed PDF records")
@@ -26,15 +27,6 @@ KINDS = {
     "withdrawn": "consent_withdrawn",
     "revoked": "consent_revoked",
 }
-
-
-def pdf_download(record: Any, filename: str) -> Response:
-    """A sealed record as a download; the API, the console and the subject's link all answer with this."""
-    response = Response(record.pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["X-Content-SHA256"] = record.sha256
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def record_pdf_for_consent(tenant_id: str, consent_id: str, kind: str | None = None) -> Response:

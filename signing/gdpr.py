@@ -5,7 +5,7 @@ in the BankID app names the person (a guardian's text names the child), and the
 end user's IP address. The BankID simulator plays BankID's own servers inside
 our database: its orders keep full personal numbers, names, the shown text and
 the signed XML. Both answer the consent core's ``exporting`` and ``erasing``
-signals (``consent.gdpr``), so erasure scrubs exactly what the export shows.
+signals (``consent.signals``), so erasure scrubs exactly what the export shows.
 """
 
 from __future__ import annotations

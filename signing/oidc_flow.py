@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.crypto import Keyring
 from app.errors import DomainError, Gone, NotFound
 from consent.models import Signer
+from consent.personal_numbers import InvalidPersonalNumber, normalise
 from consent.signatures import VerifiedIdentity
 from signing import oidc, services
 from signing.bankid.client import BankIdClient
@@ -95,8 +96,6 @@ def _fail(session: Session, order: SignatureOrder, code: str, now: datetime) -> 
 def normalised_personal_number(raw: str | None) -> str | None:
     if not raw:
         return None
-    from consent.personal_numbers import InvalidPersonalNumber, normalise
-
     try:
         return normalise(raw.strip())
     except InvalidPersonalNumber:

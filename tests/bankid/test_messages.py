@@ -81,7 +81,7 @@ def test_catalog_covers_every_message() -> None:
 def test_page_strings_are_in_the_catalog() -> None:
     import re
 
-    template = Path(signing.bankid.__file__).parents[1] / "templates" / "bankid_sim" / "app.html"
+    template = Path(signing.bankid.__file__).parent / "simulator" / "templates" / "bankid_sim" / "app.html"
     page = Path(signing.bankid.__file__).parent / "simulator" / "page.py"
     used = set(re.findall(r'_\("((?:[^"\\]|\\.)+)"', template.read_text()))
     used |= set(re.findall(r"_\('([^']+)'\)", template.read_text()))

@@ -15,7 +15,7 @@ from signing_helpers import ADULT_PN, Clock, Phone, World, poll_until, start, st
 
 from app.db import transaction
 from reports.models import Record
-from signing import qr_image
+from signing.pages import qr_image
 
 
 def csrf(html: str) -> str:

@@ -3,4 +3,10 @@
 Orders live in the database (table ``bankid_sim_orders``) so every worker
 process sees the same state; time comes from an injectable clock so tests can
 walk an order through its timeouts without sleeping.
+
+``register(app)`` serves it under ``/bankid-sim/`` (never in production).
 """
+
+from signing.bankid.simulator.api import register
+
+__all__ = ["register"]

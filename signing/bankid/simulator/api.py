@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.db import get_session
+from app.errors import register_prefix_renderer
 from signing.bankid.simulator import service
 from signing.bankid.simulator.errors import RP_ERRORS, SimError, invalid
 from signing.bankid.simulator.http import (
@@ -43,7 +44,7 @@ app_api = Blueprint("app", __name__, url_prefix="/app")
 # --- wiring -------------------------------------------------------------------
 
 
-def register(app: Flask, api: Any = None) -> None:
+def register(app: Flask) -> None:
     """Plug the simulator in (only when BankID runs in simulator mode, and never in production)."""
     if app.config.get("BANKID", "simulator") != "simulator" or app.config.get("ENV") == "production":
         # Anyone could sign any link as anyone through it; production configuration refuses it
@@ -55,16 +56,7 @@ def register(app: Flask, api: Any = None) -> None:
 
 def register_errors(app: Flask) -> None:
     """Route errors under /bankid-sim/ that never reach the blueprint (e.g. raised before routing) to JSON."""
-    try:
-        from app.errors import register_prefix_renderer
-    except ImportError:  # a bare Flask app (tools, tests) without the service's error module
-
-        def handler(exc: HTTPException) -> Response | HTTPException:
-            return render_sim_error(exc) if request.path.startswith(PREFIX + "/") else exc
-
-        app.register_error_handler(HTTPException, handler)
-    else:
-        register_prefix_renderer(app, PREFIX + "/", render_sim_error)
+    register_prefix_renderer(app, PREFIX + "/", render_sim_error)
 
 
 # --- answers --------------------------------------------------------------------

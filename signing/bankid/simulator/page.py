@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from pathlib import Path
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import get_locale
@@ -22,12 +21,10 @@ from signing.bankid.simulator.errors import SimError
 from signing.bankid.simulator.http import ALL_METHODS, methods, sim_keys, sim_now
 from signing.bankid.simulator.models import SimOrder
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-
 page = Blueprint(
     "page",
     __name__,
-    template_folder=str(TEMPLATES),
+    template_folder="templates",
     static_folder="static",
     static_url_path="/static",
 )

@@ -1,6 +1,5 @@
 """Signing through an OpenID Provider from the subject's link: the step to the
-provider and the callback it sends the user back to. Attached to the signing
-blueprint by ``signing.pages``."""
+provider and the callback it sends the user back to."""
 
 from __future__ import annotations
 
@@ -11,29 +10,15 @@ from werkzeug.wrappers import Response as BaseResponse
 from app.db import get_session
 from app.errors import NotFound, Unprocessable
 from signing import oidc, oidc_flow, services
-from signing.blueprint import (
-    StartSchema,
-    bankid_client,
-    bp,
-    browser_locale,
-    chosen_locale,
-    client_ip,
-    invalid_form,
-    json_body,
-    json_response,
-    keyring,
-    limit_per_address,
-    limit_per_link,
-    link_url,
-    load,
-    now,
-    open_link,
-    providers,
-    redirect_to,
-    render,
-    render_link,
-    wants_json,
-)
+from signing.bankid.connect import bankid_client
+from signing.clock import now
+from signing.pages.blueprint import bp
+from signing.pages.bodies import StartSchema, json_body, json_response, load, wants_json
+from signing.pages.consent_page import invalid_form
+from signing.pages.context import client_ip, keyring, open_link, providers
+from signing.pages.language import browser_locale, chosen_locale
+from signing.pages.rate_limits import limit_per_address, limit_per_link
+from signing.pages.rendering import link_url, redirect_to, render, render_link
 
 
 def _redirect_uri() -> str:

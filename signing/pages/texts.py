@@ -9,12 +9,14 @@ OpenID Provider, the consent changed meanwhile, ...) are ours.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import nh3
 from flask_babel import gettext as _
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from signing import services
 from signing.bankid.errors import ERROR_CLASSES, TransportError
 from signing.bankid.messages import Device, user_message
 
@@ -100,6 +102,19 @@ def attempt_message(
     if code in ERROR_CLASSES or code == TransportError.error_code:
         return user_message(code, "error", dev, mobile=mobile)
     return user_message(code or None, "failed", dev, mobile=mobile)
+
+
+def attempt(state: services.OrderState) -> dict[str, Any]:
+    """The attempt as the pages and their JSON twins show it."""
+    order = state.order
+    method = order.method if order is not None else "bankid"
+    device = order.device if order is not None else None
+    mobile = order.mobile if order is not None else False
+    return {
+        "status": state.status,
+        "hint_code": state.hint_code if state.status != "failed" else (state.failure_code or state.hint_code),
+        "message": attempt_message(state.status, state.hint_code, state.failure_code, device, mobile, method),
+    }
 
 
 def start_error_message(error_code: str) -> str:

@@ -1,11 +1,8 @@
-"""The subject's pages under ``/s/{token}`` (no login: the link's token is the key)
-and their JSON twins: the consent page, decline, withdraw, the receipt, the sealed
-record and the link's own QR codes.
+"""The link's own pages under ``/s/{token}`` and their JSON twins: the consent page,
+decline, withdraw, the receipt, the sealed record and the link's QR codes.
 
-The BankID routes are in ``signing.pages_bankid`` and the OpenID Connect ones in
-``signing.pages_oidc``; importing them here attaches them to the one blueprint
-(``signing.blueprint``), which ``register`` hands to the app. Views parse, call
-one service, and render or serialise.
+No login: the link's token is the key. Views parse, call one service, and render
+or serialise.
 """
 
 from __future__ import annotations
@@ -14,27 +11,21 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, Response, current_app, request, url_for
-from flask_smorest import Api
+from flask import Response, current_app, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.db import get_session
 from app.errors import NotFound
-from reports.api import pdf_download
-from signing import pages_bankid, pages_oidc, qr_image, services, texts  # noqa: F401  (the pages_* attach to bp)
-from signing.blueprint import (
-    bankid_client,
-    bp,
-    check_empty_body,
-    consent_page,
-    json_response,
-    now,
-    open_link,
-    providers,
-    redirect_to,
-    render_link,
-    wants_json,
-)
+from reports.download import pdf_download
+from signing import services
+from signing.bankid.connect import bankid_client
+from signing.clock import now
+from signing.pages import qr_image, texts
+from signing.pages.blueprint import bp
+from signing.pages.bodies import check_empty_body, json_response, wants_json
+from signing.pages.consent_page import consent_page
+from signing.pages.context import open_link, providers
+from signing.pages.rendering import redirect_to, render_link
 
 
 @bp.get("/s/<token>")
@@ -188,7 +179,3 @@ def link_qr_png(token: str) -> Response:
 @bp.get("/s/<token>/qr.svg")
 def link_qr_svg(token: str) -> Response:
     return _link_qr(token, qr_image.svg, "image/svg+xml", "signing-link.svg")
-
-
-def register(app: Flask, api: Api) -> None:
-    app.register_blueprint(bp)

@@ -1,6 +1,6 @@
 """BankID on the subject's link: start an order, follow it (JSON status for the
 page's script, a server-rendered progress page without it), its animated QR code,
-and Cancel. Attached to the signing blueprint by ``signing.pages``."""
+and Cancel."""
 
 from __future__ import annotations
 
@@ -11,29 +11,17 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.db import get_session
 from app.errors import NotFound, Unprocessable
-from signing import bankid_flow, qr_image, services, texts
-from signing.blueprint import (
-    StartSchema,
-    attempt,
-    bankid_client,
-    bp,
-    browser_locale,
-    check_empty_body,
-    chosen_locale,
-    client_ip,
-    consent_page,
-    invalid_form,
-    json_body,
-    json_response,
-    keyring,
-    limit_per_address,
-    limit_per_link,
-    load,
-    now,
-    open_link,
-    redirect_to,
-    render_link,
-)
+from signing import bankid_flow, services
+from signing.bankid.connect import bankid_client
+from signing.clock import now
+from signing.pages import qr_image, texts
+from signing.pages.blueprint import bp
+from signing.pages.bodies import StartSchema, check_empty_body, json_body, json_response, load
+from signing.pages.consent_page import consent_page, invalid_form
+from signing.pages.context import client_ip, keyring, open_link
+from signing.pages.language import browser_locale, chosen_locale
+from signing.pages.rate_limits import limit_per_address, limit_per_link
+from signing.pages.rendering import redirect_to, render_link
 
 
 @bp.post("/s/<token>/bankid/start")
@@ -91,7 +79,7 @@ def bankid_status(token: str) -> Response:
     _link, state = _poll(token)
     if state.status == "none":
         raise NotFound("No signing has been started with this link.")
-    body = attempt(state)
+    body = texts.attempt(state)
     qr_data = bankid_flow.current_qr_data(keyring(), state.order, now())
     if qr_data is not None:
         body["qr_data"] = qr_data
@@ -115,7 +103,7 @@ def bankid_progress(token: str) -> BaseResponse:
         token,
         link.view,
         order=order,
-        attempt=attempt(state),
+        attempt=texts.attempt(state),
         start_url=bankid_flow.resume_link(ring, order),
         show_qr=bankid_flow.current_qr_data(ring, order, now()) is not None,
     )
@@ -139,5 +127,5 @@ def bankid_cancel(token: str) -> BaseResponse:
     with bankid_client() as client:
         state = bankid_flow.cancel(get_session(), client, signer=link.signer, now=now())
     if request.is_json:
-        return json_response(attempt(state))
+        return json_response(texts.attempt(state))
     return redirect_to("signing.page", token)
