@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.bounds import storable_instant
 from app.errors import BadRequest, Conflict, Unprocessable
+from consent.ids import is_plain_id
 from consent.models import AssetLink, Consent, Signer
 from consent.queries import get_scoped
-from consent.schemas_common import is_plain_id
 from reports.models import Record
 
 STATUSES = ("pending", "given", "refused", "withdrawn", "revoked", "expired")

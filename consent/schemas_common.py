@@ -18,17 +18,11 @@ from marshmallow import fields, validate
 from app import bounds
 from app.text import unstorable
 from consent import personal_numbers
+from consent.ids import check_asset_id
 
-SLUG_PATTERN = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
-MAX_ASSET_ID = 200
 _PHONE_CHARS = re.compile(r"^\+?[0-9][0-9 \-]*$")
 # Tolerance for x + w <= 1 with fractions that went through binary floating point.
 _EPSILON = 1e-9
-
-
-def is_plain_id(value: str) -> bool:
-    """Could this be an id we gave out? Anything else is simply unknown (404), never a database error."""
-    return 1 <= len(value) <= 64 and value.isprintable() and unstorable(value) is None
 
 
 def storable(value: str) -> bool:
@@ -180,15 +174,6 @@ class Phone(fields.String):
         if not _PHONE_CHARS.match(text) or not 5 <= digits <= 20 or len(text) > 40:
             raise ma.ValidationError("Not a valid phone number: use +, digits, spaces and dashes (5 to 20 digits).")
         return text
-
-
-def check_asset_id(value: str) -> str | None:
-    """Why ``value`` is not an acceptable asset id, or None when it is."""
-    if not 1 <= len(value) <= MAX_ASSET_ID:
-        return f"An asset id has 1 to {MAX_ASSET_ID} characters."
-    if "/" in value or not value.isprintable():
-        return "An asset id has printable characters only and no slashes."
-    return None
 
 
 class AssetId(fields.String):

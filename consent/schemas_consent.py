@@ -13,9 +13,8 @@ from app.errors import PayloadTooLarge
 from app.i18n import LOCALES
 from app.text import unstorable
 from consent.consents import STATUSES
+from consent.ids import MAX_ASSET_ID, SLUG_PATTERN, check_asset_id
 from consent.schemas_common import (
-    MAX_ASSET_ID,
-    SLUG_PATTERN,
     Email,
     Instant,
     Integer,
@@ -24,7 +23,6 @@ from consent.schemas_common import (
     StrictInteger,
     StrictSchema,
     Text,
-    check_asset_id,
 )
 
 BATCH_LIMIT = 10_000

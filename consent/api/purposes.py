@@ -11,8 +11,9 @@ from app.auth import current_caller, require_scope
 from app.db import get_session
 from app.json_input import Blueprint
 from consent import purposes
+from consent.ids import SLUG_PATTERN
 from consent.models import Purpose
-from consent.schemas_common import SLUG_PATTERN, LocalisedLabelSchema, ProblemSchema, StrictSchema, security
+from consent.schemas_common import LocalisedLabelSchema, ProblemSchema, StrictSchema, security
 
 blp = Blueprint("purposes", __name__, description="Purposes a consent can cover (e.g. web, print, social).")
 
