@@ -33,11 +33,6 @@ def storable(value: str) -> bool:
     return True
 
 
-def security(*scopes: str) -> dict[str, Any]:
-    """``@blp.doc(**security("persons:read"))``: documents the OAuth2 scopes an operation needs."""
-    return {"security": [{"oauth2": list(scopes)}]}
-
-
 class StrictSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE

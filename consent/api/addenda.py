@@ -7,13 +7,13 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 
-from app.auth import current_caller, require_scope
+from app.api_blueprint import Blueprint
+from app.auth import current_caller
 from app.db import get_session, utcnow
-from app.json_input import Blueprint
 from consent import addenda
 from consent.api.requests import keyring, signing_links
 from consent.models import Addendum, Signer
-from consent.schemas_common import ProblemSchema, security
+from consent.schemas_common import ProblemSchema
 from consent.schemas_consent import (
     AddendumActiveArgsSchema,
     AddendumActiveSchema,
@@ -52,8 +52,7 @@ def _present_one(addendum: Addendum) -> dict[str, Any]:
 
 @blp.route("/addenda")
 class Addenda(MethodView):
-    @require_scope("addenda:write")
-    @blp.doc(**security("addenda:write"))
+    @blp.requires_scope("addenda:write")
     @blp.arguments(AddendumCreateSchema)
     @blp.response(201, AddendumSchema)
     @blp.alt_response(422, schema=ProblemSchema, description="Unknown kind or invalid signer.")
@@ -74,8 +73,7 @@ class Addenda(MethodView):
         )
         return present(addendum, link)
 
-    @require_scope("addenda:read")
-    @blp.doc(**security("addenda:read"))
+    @blp.requires_scope("addenda:read")
     @blp.response(200, AddendumListSchema)
     def get(self) -> dict[str, Any]:
         """Every addendum of the tenant, newest first (needs addenda:read)."""
@@ -86,8 +84,7 @@ class Addenda(MethodView):
 
 
 @blp.route("/addenda/active", methods=["GET"])
-@require_scope("addenda:read")
-@blp.doc(**security("addenda:read"))
+@blp.requires_scope("addenda:read")
 @blp.arguments(AddendumActiveArgsSchema, location="query")
 @blp.response(200, AddendumActiveSchema)
 @blp.alt_response(422, schema=ProblemSchema, description="Unknown kind.")
@@ -103,8 +100,7 @@ def active(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/addenda/<addendum_id>", methods=["GET"])
-@require_scope("addenda:read")
-@blp.doc(**security("addenda:read"))
+@blp.requires_scope("addenda:read")
 @blp.response(200, AddendumSchema)
 @blp.alt_response(404, schema=ProblemSchema, description="No such addendum.")
 def get_one(addendum_id: str) -> dict[str, Any]:
@@ -113,8 +109,7 @@ def get_one(addendum_id: str) -> dict[str, Any]:
 
 
 @blp.route("/addenda/<addendum_id>/revoke", methods=["POST"])
-@require_scope("addenda:write")
-@blp.doc(**security("addenda:write"))
+@blp.requires_scope("addenda:write")
 @blp.response(200, AddendumSchema)
 @blp.alt_response(409, schema=ProblemSchema, description="Already revoked or refused.")
 def revoke(addendum_id: str) -> dict[str, Any]:

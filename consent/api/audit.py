@@ -10,10 +10,10 @@ from flask.views import MethodView
 from marshmallow import fields, validate
 
 from app import audit
-from app.auth import current_caller, require_scope
+from app.api_blueprint import Blueprint
+from app.auth import current_caller
 from app.db import get_session
-from app.json_input import Blueprint
-from consent.schemas_common import Integer, StrictSchema, security
+from consent.schemas_common import Integer, StrictSchema
 from reports import anchors
 
 blp = Blueprint("audit", __name__, description="The tamper-evident audit log (one hash chain per tenant).")
@@ -83,8 +83,7 @@ class AuditVerifySchema(ma.Schema):
 
 @blp.route("/audit")
 class AuditEvents(MethodView):
-    @require_scope("audit:read")
-    @blp.doc(**security("audit:read"))
+    @blp.requires_scope("audit:read")
     @blp.arguments(AuditQueryArgsSchema, location="query")
     @blp.response(200, AuditPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -94,8 +93,7 @@ class AuditEvents(MethodView):
 
 @blp.route("/audit/verify")
 class AuditVerify(MethodView):
-    @require_scope("audit:read")
-    @blp.doc(**security("audit:read"))
+    @blp.requires_scope("audit:read")
     @blp.response(200, AuditVerifySchema)
     def get(self) -> dict[str, Any]:
         """Recompute the chain and hold it against its anchors; names the first broken sequence

@@ -8,12 +8,12 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.views import MethodView
 
-from app.auth import current_caller, require_scope
+from app.api_blueprint import Blueprint
+from app.auth import current_caller
 from app.db import get_session, utcnow
-from app.json_input import Blueprint
 from consent import consents
 from consent.models import Consent, ConsentRequest, Signature
-from consent.schemas_common import ProblemSchema, security
+from consent.schemas_common import ProblemSchema
 from consent.schemas_consent import (
     ConsentListSchema,
     ConsentQueryArgsSchema,
@@ -84,8 +84,7 @@ def present_consents(items: list[Consent]) -> list[dict[str, Any]]:
 
 @blp.route("/consents")
 class Consents(MethodView):
-    @require_scope("consents:read")
-    @blp.doc(**security("consents:read"))
+    @blp.requires_scope("consents:read")
     @blp.arguments(ConsentQueryArgsSchema, location="query")
     @blp.response(200, ConsentListSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -99,8 +98,7 @@ class Consents(MethodView):
 
 @blp.route("/consents/<consent_id>")
 class ConsentById(MethodView):
-    @require_scope("consents:read")
-    @blp.doc(**security("consents:read"))
+    @blp.requires_scope("consents:read")
     @blp.response(200, ConsentSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such consent.")
     def get(self, consent_id: str) -> dict[str, Any]:
@@ -109,8 +107,7 @@ class ConsentById(MethodView):
 
 
 @blp.route("/consents/<consent_id>/withdraw", methods=["POST"])
-@require_scope("consents:write")
-@blp.doc(**security("consents:write"))
+@blp.requires_scope("consents:write")
 @blp.arguments(WithdrawSchema)
 @blp.response(200, ConsentSchema)
 @blp.alt_response(409, schema=ProblemSchema, description="The consent is not given.")
@@ -124,8 +121,7 @@ def withdraw(body: dict[str, Any], consent_id: str) -> dict[str, Any]:
 
 
 @blp.route("/consents/<consent_id>/revoke", methods=["POST"])
-@require_scope("consents:write")
-@blp.doc(**security("consents:write"))
+@blp.requires_scope("consents:write")
 @blp.arguments(RevokeSchema)
 @blp.response(200, ConsentSchema)
 @blp.alt_response(409, schema=ProblemSchema, description="The consent is neither given nor pending.")

@@ -14,9 +14,9 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from app.auth import current_caller, require_scope
+from app.api_blueprint import Blueprint
+from app.auth import current_caller
 from app.db import get_session
-from app.json_input import Blueprint
 from consent import gdpr, persons
 from consent.models import Person
 from consent.persons import PersonPage
@@ -29,7 +29,6 @@ from consent.schemas_common import (
     ProblemSchema,
     StrictSchema,
     Text,
-    security,
     storable,
 )
 
@@ -121,8 +120,7 @@ class PersonExportSchema(ma.Schema):
 
 @blp.route("/persons")
 class Persons(MethodView):
-    @require_scope("persons:write")
-    @blp.doc(**security("persons:write"))
+    @blp.requires_scope("persons:write")
     @blp.arguments(PersonCreateSchema)
     @blp.response(201, PersonSchema)
     @blp.alt_response(409, schema=ProblemSchema, description="The personal number is registered already.")
@@ -131,8 +129,7 @@ class Persons(MethodView):
         caller = current_caller()
         return persons.create_person(get_session(), _keyring(), caller.tenant_id, caller.actor, **body)
 
-    @require_scope("persons:read")
-    @blp.doc(**security("persons:read"))
+    @blp.requires_scope("persons:read")
     @blp.arguments(PersonQueryArgsSchema, location="query")
     @blp.response(200, PersonPageSchema)
     def get(self, args: dict[str, Any]) -> PersonPage:
@@ -142,16 +139,14 @@ class Persons(MethodView):
 
 @blp.route("/persons/<string:person_id>")
 class PersonById(MethodView):
-    @require_scope("persons:read")
-    @blp.doc(**security("persons:read"))
+    @blp.requires_scope("persons:read")
     @blp.response(200, PersonSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such person in this tenant (or erased).")
     def get(self, person_id: str) -> Person:
         """One person (needs persons:read)."""
         return persons.get_person(get_session(), current_caller().tenant_id, person_id)
 
-    @require_scope("persons:write")
-    @blp.doc(**security("persons:write"))
+    @blp.requires_scope("persons:write")
     @blp.arguments(PersonPatchSchema)
     @blp.response(200, PersonSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such person in this tenant (or erased).")
@@ -160,8 +155,7 @@ class PersonById(MethodView):
         caller = current_caller()
         return persons.update_person(get_session(), _keyring(), caller.tenant_id, person_id, caller.actor, body)
 
-    @require_scope("persons:write")
-    @blp.doc(**security("persons:write"))
+    @blp.requires_scope("persons:write")
     @blp.response(204)
     @blp.alt_response(404, schema=ProblemSchema, description="No such person in this tenant (or erased).")
     def delete(self, person_id: str) -> None:
@@ -174,8 +168,7 @@ class PersonById(MethodView):
 
 @blp.route("/persons/<string:person_id>/export")
 class PersonExport(MethodView):
-    @require_scope("persons:read")
-    @blp.doc(**security("persons:read"))
+    @blp.requires_scope("persons:read")
     @blp.response(200, PersonExportSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such person in this tenant (or erased).")
     def get(self, person_id: str) -> dict[str, Any]:

@@ -7,13 +7,13 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from app.auth import current_caller, require_scope
+from app.api_blueprint import Blueprint
+from app.auth import current_caller
 from app.db import get_session
-from app.json_input import Blueprint
 from consent import purposes
 from consent.ids import SLUG_PATTERN
 from consent.models import Purpose
-from consent.schemas_common import LocalisedLabelSchema, ProblemSchema, StrictSchema, security
+from consent.schemas_common import LocalisedLabelSchema, ProblemSchema, StrictSchema
 
 blp = Blueprint("purposes", __name__, description="Purposes a consent can cover (e.g. web, print, social).")
 
@@ -43,8 +43,7 @@ class PurposeListSchema(StrictSchema):
 
 @blp.route("/purposes")
 class Purposes(MethodView):
-    @require_scope("consents:write")
-    @blp.doc(**security("consents:write"))
+    @blp.requires_scope("consents:write")
     @blp.arguments(PurposeCreateSchema)
     @blp.response(201, PurposeSchema)
     @blp.alt_response(409, schema=ProblemSchema, description="A purpose with this key exists.")
@@ -53,8 +52,7 @@ class Purposes(MethodView):
         caller = current_caller()
         return purposes.create_purpose(get_session(), caller.tenant_id, caller.actor, **body)
 
-    @require_scope("consents:read")
-    @blp.doc(**security("consents:read"))
+    @blp.requires_scope("consents:read")
     @blp.response(200, PurposeListSchema)
     def get(self) -> dict[str, Any]:
         """List the tenant's purposes, by key (needs consents:read)."""

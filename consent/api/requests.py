@@ -7,13 +7,13 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 
-from app.auth import current_caller, require_scope
+from app.api_blueprint import Blueprint
+from app.auth import current_caller
 from app.crypto import Keyring
 from app.db import get_session, utcnow
-from app.json_input import Blueprint
 from consent import consents, requests
 from consent.models import Consent, ConsentRequest, Signer
-from consent.schemas_common import ProblemSchema, security
+from consent.schemas_common import ProblemSchema
 from consent.schemas_consent import ConsentRequestCreateSchema, ConsentRequestSchema
 
 blp = Blueprint(
@@ -65,8 +65,7 @@ def _present(request: ConsentRequest) -> dict[str, Any]:
 
 @blp.route("/consent-requests")
 class ConsentRequests(MethodView):
-    @require_scope("consents:write")
-    @blp.doc(**security("consents:write"))
+    @blp.requires_scope("consents:write")
     @blp.arguments(ConsentRequestCreateSchema)
     @blp.response(201, ConsentRequestSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such person.")
@@ -91,8 +90,7 @@ class ConsentRequests(MethodView):
 
 @blp.route("/consent-requests/<request_id>")
 class ConsentRequestById(MethodView):
-    @require_scope("consents:read")
-    @blp.doc(**security("consents:read"))
+    @blp.requires_scope("consents:read")
     @blp.response(200, ConsentRequestSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such consent request.")
     def get(self, request_id: str) -> dict[str, Any]:

@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import Response
 
-from app.auth import current_caller, require_scope
+from app.api_blueprint import Blueprint
+from app.auth import current_caller
 from app.db import get_session, utcnow
-from app.json_input import Blueprint
 from consent import rights
-from consent.schemas_common import ProblemSchema, security
+from consent.schemas_common import ProblemSchema
 from consent.schemas_consent import (
     AssetRightSchema,
     RightsBatchResultSchema,
@@ -46,8 +46,7 @@ def _at(args: dict[str, Any]) -> datetime:
 
 
 @blp.route("/assets/<asset_id>/usage-rights", methods=["GET"])
-@require_scope("rights:read")
-@blp.doc(**security("rights:read"))
+@blp.requires_scope("rights:read")
 @blp.arguments(RightsQueryArgsSchema, location="query")
 @blp.response(200, AssetRightSchema)
 @blp.alt_response(400, schema=ProblemSchema, description="Unknown purpose.")
@@ -59,8 +58,7 @@ def usage_rights(args: dict[str, Any], asset_id: str) -> Response:
 
 
 @blp.route("/usage-rights/query", methods=["POST"])
-@require_scope("rights:read")
-@blp.doc(**security("rights:read"))
+@blp.requires_scope("rights:read")
 @blp.arguments(RightsBatchSchema)
 @blp.response(200, RightsBatchResultSchema)
 @blp.alt_response(400, schema=ProblemSchema, description="Unknown purpose.")

@@ -6,12 +6,12 @@ from typing import Any
 
 from flask.views import MethodView
 
-from app.auth import current_caller, require_scope
+from app.api_blueprint import Blueprint
+from app.auth import current_caller
 from app.db import get_session
-from app.json_input import Blueprint
 from consent import templates
 from consent.models import ConsentTemplate
-from consent.schemas_common import ProblemSchema, security
+from consent.schemas_common import ProblemSchema
 from consent.schemas_consent import (
     TemplateCreateSchema,
     TemplateListSchema,
@@ -26,8 +26,7 @@ blp = Blueprint(
 
 @blp.route("/consent-templates")
 class Templates(MethodView):
-    @require_scope("consents:write")
-    @blp.doc(**security("consents:write"))
+    @blp.requires_scope("consents:write")
     @blp.arguments(TemplateCreateSchema)
     @blp.response(201, TemplateSchema)
     @blp.alt_response(422, schema=ProblemSchema, description="Invalid input or unknown purposes.")
@@ -36,8 +35,7 @@ class Templates(MethodView):
         caller = current_caller()
         return templates.create_version(get_session(), caller.tenant_id, caller.actor, templates.TemplateInput(**body))
 
-    @require_scope("consents:read")
-    @blp.doc(**security("consents:read"))
+    @blp.requires_scope("consents:read")
     @blp.response(200, TemplateListSchema)
     def get(self) -> dict[str, Any]:
         """The latest version of every template, by key (needs consents:read)."""
@@ -46,8 +44,7 @@ class Templates(MethodView):
 
 @blp.route("/consent-templates/<key>")
 class TemplateByKey(MethodView):
-    @require_scope("consents:read")
-    @blp.doc(**security("consents:read"))
+    @blp.requires_scope("consents:read")
     @blp.arguments(TemplateVersionArgsSchema, location="query")
     @blp.response(200, TemplateSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such template or version.")
