@@ -4,25 +4,73 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
+from marshmallow import fields, validate
 
 from app.api_blueprint import Blueprint
+from app.api_fields import Email, ProblemSchema, StrictSchema, Text
 from app.auth import current_caller
 from app.db import get_session, utcnow
+from app.i18n import LOCALES
 from consent import addenda
+from consent.api.fields import PersonalNumber
 from consent.api.requests import keyring, signing_links
 from consent.models import Addendum, Signer
-from consent.schemas_common import ProblemSchema
-from consent.schemas_consent import (
-    AddendumActiveArgsSchema,
-    AddendumActiveSchema,
-    AddendumCreateSchema,
-    AddendumListSchema,
-    AddendumSchema,
-)
 
 blp = Blueprint("addenda", __name__, description="DPA addenda the customer approves, e.g. the transcription transfer.")
+
+
+class AddendumSignerCreateSchema(StrictSchema):
+    name = Text(required=True, max_length=200)
+    email = Email(allow_none=True)
+    personal_number = PersonalNumber(allow_none=True)
+
+
+class AddendumCreateSchema(StrictSchema):
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                         metadata={"example": "transcription-transfer"})
+    signer = fields.Nested(AddendumSignerCreateSchema, required=True)
+    locale = fields.String(load_default="sv", validate=validate.OneOf(LOCALES))
+
+
+class AddendumSignerSchema(ma.Schema):
+    name = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    personal_number_masked = fields.String(allow_none=True)
+
+
+class AddendumSchema(ma.Schema):
+    id = fields.String()
+    kind = fields.String()
+    version = fields.Integer()
+    locale = fields.String()
+    status = fields.String(metadata={"enum": ["pending", "signed", "refused", "revoked"]})
+    text_sha256 = fields.String()
+    signer = fields.Nested(AddendumSignerSchema)
+    signing_url = fields.String()
+    qr_png_url = fields.String()
+    qr_svg_url = fields.String()
+    created_at = fields.DateTime()
+    signed_at = fields.DateTime(allow_none=True)
+    refused_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class AddendumListSchema(ma.Schema):
+    items = fields.List(fields.Nested(AddendumSchema))
+
+
+class AddendumActiveArgsSchema(ma.Schema):
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class AddendumActiveSchema(ma.Schema):
+    kind = fields.String()
+    active = fields.Boolean()
+    addendum_id = fields.String(allow_none=True)
+    signed_at = fields.DateTime(allow_none=True)
 
 
 def present(addendum: Addendum, signer: Signer | None) -> dict[str, Any]:

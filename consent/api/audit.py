@@ -11,9 +11,9 @@ from marshmallow import fields, validate
 
 from app import audit
 from app.api_blueprint import Blueprint
+from app.api_fields import Integer, StrictSchema
 from app.auth import current_caller
 from app.db import get_session
-from consent.schemas_common import Integer, StrictSchema
 from reports import anchors
 
 blp = Blueprint("audit", __name__, description="The tamper-evident audit log (one hash chain per tenant).")

@@ -9,10 +9,10 @@ from flask.views import MethodView
 from marshmallow import fields
 
 from app.api_blueprint import Blueprint
+from app.api_fields import Email, Phone, StrictSchema, Text
 from app.auth import current_caller
 from app.db import get_session
 from consent import contacts
-from consent.schemas_common import Email, Phone, StrictSchema, Text
 
 blp = Blueprint("contacts", __name__, description="DPO, incident and operations contacts of the tenant.")
 

@@ -9,13 +9,37 @@ from flask.views import MethodView
 from marshmallow import fields, validate
 
 from app.api_blueprint import Blueprint
+from app.api_fields import Number, ObjectId, ProblemSchema, StrictSchema
 from app.auth import current_caller
 from app.db import get_session
 from app.errors import PayloadTooLarge
 from consent import links
-from consent.schemas_common import AssetId, ObjectId, ProblemSchema, RegionSchema, StrictSchema
+from consent.api.fields import AssetId
 
 blp = Blueprint("links", __name__, description="Links between assets (images, videos) and the persons in them.")
+
+
+# Tolerance for x + w <= 1 with fractions that went through binary floating point.
+_EPSILON = 1e-9
+
+
+class RegionSchema(StrictSchema):
+    """Where the person appears in the image, as fractions of its width and height."""
+
+    x = Number(required=True, validate=validate.Range(min=0, max=1))
+    y = Number(required=True, validate=validate.Range(min=0, max=1))
+    w = Number(required=True, validate=validate.Range(min=0, max=1, min_inclusive=False))
+    h = Number(required=True, validate=validate.Range(min=0, max=1, min_inclusive=False))
+
+    @ma.validates_schema
+    def _inside_image(self, data: dict[str, float], **kwargs: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        if data["x"] + data["w"] > 1 + _EPSILON:
+            errors["w"] = ["x + w must not exceed 1."]
+        if data["y"] + data["h"] > 1 + _EPSILON:
+            errors["h"] = ["y + h must not exceed 1."]
+        if errors:
+            raise ma.ValidationError(errors)
 
 
 class LinkPutSchema(StrictSchema):

@@ -15,24 +15,23 @@ from flask.views import MethodView
 from marshmallow import fields, validate
 
 from app.api_blueprint import Blueprint
+from app.api_fields import Email, Integer, ObjectId, Phone, ProblemSchema, StrictSchema, Text, storable
 from app.auth import current_caller
 from app.db import get_session
 from consent import gdpr, persons
+from consent.api.fields import PersonalNumber
 from consent.models import Person
 from consent.persons import PersonPage
-from consent.schemas_common import (
-    Email,
-    ObjectId,
-    PaginationArgsSchema,
-    PersonalNumber,
-    Phone,
-    ProblemSchema,
-    StrictSchema,
-    Text,
-    storable,
-)
 
 blp = Blueprint("persons", __name__, description="Persons who appear in assets, and their guardians.")
+
+
+class PaginationArgsSchema(StrictSchema):
+    limit = Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(
+        validate=[validate.Length(max=500), storable],
+        metadata={"description": "The next_cursor of the previous page."},
+    )
 
 
 def _keyring() -> Any:

@@ -5,28 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from marshmallow import fields, validate
+from marshmallow import fields
 
 from app.api_blueprint import Blueprint
+from app.api_fields import ProblemSchema, StrictSchema, Text
 from app.auth import current_caller
 from app.db import get_session
+from app.i18n import LOCALES
 from consent import purposes
-from consent.ids import SLUG_PATTERN
+from consent.api.fields import Key
 from consent.models import Purpose
-from consent.schemas_common import LocalisedLabelSchema, ProblemSchema, StrictSchema
 
 blp = Blueprint("purposes", __name__, description="Purposes a consent can cover (e.g. web, print, social).")
 
 
+# One text per supported locale; all are required.
+LocalisedLabelSchema = StrictSchema.from_dict(
+    {locale: Text(required=True) for locale in LOCALES}, name="LocalisedLabelSchema"
+)
+
+
 class PurposeCreateSchema(StrictSchema):
-    key = fields.String(
-        required=True,
-        validate=[
-            validate.Length(min=1, max=64),
-            validate.Regexp(SLUG_PATTERN, error="Lowercase letters and digits, joined by - or _."),
-        ],
-        metadata={"example": "web"},
-    )
+    key = Key(required=True, metadata={"example": "web"})
     label = fields.Nested(LocalisedLabelSchema, required=True)
 
 

@@ -11,10 +11,10 @@ from flask.views import MethodView
 from marshmallow import fields, validate
 
 from app.api_blueprint import Blueprint
+from app.api_fields import Integer, ProblemSchema, StrictSchema, Text, storable
 from app.auth import current_caller
 from app.db import get_session, utcnow
 from consent import webhooks
-from consent.schemas_common import Integer, ProblemSchema, StrictSchema, Text, storable
 from consent.webhook_models import Webhook, WebhookDelivery
 
 # The outbox listener joins the audit chain once, however often the app is built.

@@ -1,8 +1,9 @@
-"""Marshmallow building blocks shared by the consent API schemas.
+"""Marshmallow building blocks shared by every domain's API schemas.
 
 Every request schema derives from :class:`StrictSchema` (unknown fields are an
 error, not silently dropped). Fields here reject wrong JSON types instead of
-coercing them (``"1"`` is not a number, ``true`` is not 1).
+coercing them (``"1"`` is not a number, ``true`` is not 1). Field types that know
+a domain's rules live in that domain's API (``consent/api/fields.py``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,8 @@ from marshmallow import fields, validate
 
 from app import bounds
 from app.text import unstorable
-from consent import personal_numbers
-from consent.ids import check_asset_id
 
 _PHONE_CHARS = re.compile(r"^\+?[0-9][0-9 \-]*$")
-# Tolerance for x + w <= 1 with fractions that went through binary floating point.
-_EPSILON = 1e-9
 
 
 def storable(value: str) -> bool:
@@ -122,29 +119,6 @@ class Instant(fields.AwareDateTime):
         return utc
 
 
-class PersonalNumber(fields.String):
-    """A Swedish personal or coordination number in any accepted form, loaded as 12 digits.
-
-    Its error messages never repeat the value."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault(
-            "metadata",
-            {
-                "description": "Swedish personnummer or samordningsnummer: " + personal_numbers.FORMAT_HINT,
-                "example": "19121212-1212",
-            },
-        )
-        super().__init__(**kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return personal_numbers.normalise(text)
-        except personal_numbers.InvalidPersonalNumber as exc:
-            raise ma.ValidationError(f"Not a valid Swedish personal number: {exc}.") from None
-
-
 class Email(fields.Email):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if not isinstance(value, str):
@@ -171,53 +145,9 @@ class Phone(fields.String):
         return text
 
 
-class AssetId(fields.String):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        problem = check_asset_id(text)
-        if problem:
-            raise ma.ValidationError(problem)
-        return text
-
-
 class ObjectId(fields.String):
     """An opaque id given by the client (UUIDs here, but not checked as such)."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("validate", [validate.Length(min=1, max=64), storable])
         super().__init__(**kwargs)
-
-
-class LocalisedLabelSchema(StrictSchema):
-    """One text per supported locale; all three are required."""
-
-    sv = Text(required=True)
-    nb = Text(required=True)
-    en = Text(required=True)
-
-
-class RegionSchema(StrictSchema):
-    """Where the person appears in the image, as fractions of its width and height."""
-
-    x = Number(required=True, validate=validate.Range(min=0, max=1))
-    y = Number(required=True, validate=validate.Range(min=0, max=1))
-    w = Number(required=True, validate=validate.Range(min=0, max=1, min_inclusive=False))
-    h = Number(required=True, validate=validate.Range(min=0, max=1, min_inclusive=False))
-
-    @ma.validates_schema
-    def _inside_image(self, data: dict[str, float], **kwargs: Any) -> None:
-        errors: dict[str, list[str]] = {}
-        if data["x"] + data["w"] > 1 + _EPSILON:
-            errors["w"] = ["x + w must not exceed 1."]
-        if data["y"] + data["h"] > 1 + _EPSILON:
-            errors["h"] = ["y + h must not exceed 1."]
-        if errors:
-            raise ma.ValidationError(errors)
-
-
-class PaginationArgsSchema(StrictSchema):
-    limit = Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(
-        validate=[validate.Length(max=500), storable],
-        metadata={"description": "The next_cursor of the previous page."},
-    )
