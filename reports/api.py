@@ -14,7 +14,7 @@ from app.db import get_session
 from app.errors import BadRequest, NotFound, PayloadTooLarge
 from consent.models import Addendum, Consent
 from consent.queries import get_scoped
-from reports import services
+from reports import audit_api, services
 from reports.verification import verify_for_service
 
 blp = ApiBlueprint("records", __name__, description="Sealed PDF records")
@@ -139,4 +139,5 @@ def crl() -> Response:
 def register(app: Flask, api: Api) -> None:
     services.install()
     api.register_blueprint(blp, url_prefix="/api/v1")
+    api.register_blueprint(audit_api.blp, url_prefix="/api/v1")
     app.register_blueprint(pages)

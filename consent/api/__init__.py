@@ -7,7 +7,6 @@ from flask_smorest import Api
 
 from consent.api import (
     addenda,
-    audit,
     consents,
     contacts,
     links,
@@ -20,7 +19,7 @@ from consent.api import (
 )
 
 # In this order in /openapi.json.
-RESOURCES = (purposes, persons, links, templates, requests, consents, rights, addenda, contacts, audit, webhooks)
+RESOURCES = (purposes, persons, links, templates, requests, consents, rights, addenda, contacts, webhooks)
 
 
 def register(app: Flask, api: Api) -> None:

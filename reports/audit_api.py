@@ -1,4 +1,7 @@
-"""The tenant's audit trail: GET /audit, GET /audit/verify."""
+"""The tenant's audit trail over the API: GET /audit, GET /audit/verify.
+
+Here rather than with consent's API because verifying holds the chain against its anchors
+(signed checkpoints and sealed records), which are reports'."""
 
 from __future__ import annotations
 
