@@ -33,7 +33,6 @@ api = Api()
 # Modules that plug themselves in with ``register(app, api)``; a domain that is
 # not written yet is simply absent.
 PLUGINS = (
-    "consent.api",
     "signing.bankid.simulator.api",
     "signing.api",
     "signing.pages",
@@ -185,6 +184,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     auth.init_app(app)
     health.init_app(app)
+    from consent import api as consent_api
+
+    consent_api.register(api)
     for name in PLUGINS:
         try:
             module = importlib.import_module(name)

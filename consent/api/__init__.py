@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import Flask
 from flask_smorest import Api
 
 from consent.api import (
@@ -22,6 +21,6 @@ from consent.api import (
 RESOURCES = (purposes, persons, links, templates, requests, consents, rights, addenda, contacts, webhooks)
 
 
-def register(app: Flask, api: Api) -> None:
+def register(api: Api) -> None:
     for resource in RESOURCES:
         api.register_blueprint(resource.blp, url_prefix="/api/v1")
