@@ -209,7 +209,7 @@ def _wire_domains(app: Flask) -> None:
     from signing import pages
     from signing.bankid import simulator
 
-    consent_api.register(app, api)
+    consent_api.register(api)
     if app.config["BANKID"] == "simulator":
         simulator.register(app)  # never in production: the configuration refuses it there
     pages.register(app)

@@ -6,7 +6,8 @@ every later recursive walk (validation, the input guard, error rendering) a
 risk. :func:`loads` turns both into an ordinary ``json.JSONDecodeError``, so
 each caller answers its usual "not valid JSON" 400. Every reader goes through
 it: Flask's ``request.get_json`` (:class:`JSONProvider`), flask-smorest's
-``@blp.arguments`` (:class:`Blueprint`), the input guard and the BankID
+``@blp.arguments`` (:class:`ArgumentsParser`, used by
+:class:`app.api_blueprint.Blueprint`), the input guard and the BankID
 simulator.
 """
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import flask_smorest
 from flask import Request
 from flask.json.provider import DefaultJSONProvider
 from webargs import core
@@ -84,9 +84,3 @@ class ArgumentsParser(FlaskParser):
         if not is_json_request(req):
             return core.missing
         return loads(req.get_data(cache=True))
-
-
-class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest's blueprint whose ``@blp.arguments`` parse JSON through :func:`loads`."""
-
-    ARGUMENTS_PARSER = ArgumentsParser()

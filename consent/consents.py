@@ -20,9 +20,9 @@ from app import audit
 from app.bounds import storable_instant
 from app.errors import BadRequest, Conflict, Unprocessable
 from consent import signals
+from consent.ids import is_plain_id
 from consent.models import AssetLink, Consent, Signer
 from consent.queries import get_scoped
-from consent.schemas_common import is_plain_id
 
 STATUSES = ("pending", "given", "refused", "withdrawn", "revoked", "expired")
 

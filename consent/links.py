@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.db import utcnow
 from app.errors import Conflict, NotFound, PayloadTooLarge, Unprocessable
+from consent.ids import check_asset_id, is_plain_id
 from consent.models import AssetLink, Person
 from consent.persons import get_person
-from consent.schemas_common import check_asset_id, is_plain_id
 
 MAX_BULK_LINKS = 10_000
 # Rows or ids per statement: 500 rows x 4 columns stays well under SQLite's bound-parameter limit.

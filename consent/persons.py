@@ -24,8 +24,8 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from app.json_input import loads
 from consent import personal_numbers
+from consent.ids import is_plain_id
 from consent.models import Person, PersonGuardian
-from consent.schemas_common import is_plain_id
 
 MAX_GUARDIANS = 4
 ADULT_AGE = 18

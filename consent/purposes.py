@@ -10,17 +10,15 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.errors import Conflict, Unprocessable
 from app.i18n import LOCALES
+from consent.ids import KEY_HINT, KEY_MAX_LENGTH, SLUG_PATTERN
 from consent.models import Purpose
-from consent.schemas_common import SLUG_PATTERN
 
 _SLUG = re.compile(SLUG_PATTERN)
 
 
 def create_purpose(session: Session, tenant_id: str, actor: str, *, key: str, label: dict[str, str]) -> Purpose:
-    if not _SLUG.match(key) or len(key) > 64:
-        raise Unprocessable(
-            "key must be a slug.", errors={"key": ["Lowercase letters and digits, joined by - or _."]}
-        )
+    if not _SLUG.match(key) or len(key) > KEY_MAX_LENGTH:
+        raise Unprocessable("key must be a slug.", errors={"key": [KEY_HINT]})
     missing = [loc for loc in LOCALES if not (label.get(loc) or "").strip()]
     if missing:
         raise Unprocessable(

@@ -31,8 +31,8 @@ from app.audit import AuditEvent
 from app.crypto import Keyring
 from app.db import new_id
 from app.errors import Conflict, NotFound, Unprocessable
+from consent.ids import is_plain_id
 from consent.models import Addendum, Consent
-from consent.schemas_common import is_plain_id
 from consent.webhook_models import Webhook, WebhookDelivery, WebhookExpiryMark
 from consent.webhook_sending import is_public_address, schedule_after_commit
 

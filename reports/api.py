@@ -8,13 +8,13 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from flask_babel import gettext as _
 from flask_smorest import Api
 
-from app.auth import current_caller, require_scope
+from app.api_blueprint import Blueprint as ApiBlueprint
+from app.auth import current_caller
 from app.db import get_session
 from app.errors import BadRequest, NotFound, PayloadTooLarge
-from app.json_input import Blueprint as ApiBlueprint
 from consent.models import Addendum, Consent
 from consent.queries import get_scoped
-from reports import services
+from reports import audit_api, services
 from reports.download import pdf_download
 from reports.verification import verify_for_service
 
@@ -39,12 +39,11 @@ def record_pdf_for_consent(tenant_id: str, consent_id: str, kind: str | None = N
 
 
 @blp.route("/consents/<string:consent_id>/record.pdf")
+@blp.requires_scope("consents:read")
 @blp.doc(
     summary="The sealed PDF/A-3b record of a consent (latest, or ?kind=given|refused|withdrawn|revoked)",
     responses={"200": {"description": "PDF", "content": {"application/pdf": {}}}},
-    security=[{"oauth2": ["consents:read"]}],
 )
-@require_scope("consents:read")
 def consent_record(consent_id: str) -> Response:
     kind = request.args.get("kind")
     if kind is not None and kind not in KINDS:
@@ -53,12 +52,11 @@ def consent_record(consent_id: str) -> Response:
 
 
 @blp.route("/addenda/<string:addendum_id>/record.pdf")
+@blp.requires_scope("addenda:read")
 @blp.doc(
     summary="The sealed PDF/A-3b record of a DPA addendum",
     responses={"200": {"description": "PDF", "content": {"application/pdf": {}}}},
-    security=[{"oauth2": ["addenda:read"]}],
 )
-@require_scope("addenda:read")
 def addendum_record(addendum_id: str) -> Response:
     tenant_id = current_caller().tenant_id
     session = get_session()
@@ -83,12 +81,11 @@ def _uploaded_pdf() -> bytes:
 
 
 @blp.route("/records/verify", methods=["POST"])
+@blp.requires_scope("consents:read")
 @blp.doc(
     summary="Verify a sealed record: intact, sealed by us, timestamped, of this tenant",
     requestBody={"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
-    security=[{"oauth2": ["consents:read"]}],
 )
-@require_scope("consents:read")
 def verify_api() -> Any:
     body = verify_for_service(
         current_app, get_session(), _uploaded_pdf(), expected_tenant_id=current_caller().tenant_id
@@ -133,4 +130,5 @@ def crl() -> Response:
 
 def register(app: Flask, api: Api) -> None:
     api.register_blueprint(blp, url_prefix="/api/v1")
+    api.register_blueprint(audit_api.blp, url_prefix="/api/v1")
     app.register_blueprint(pages)

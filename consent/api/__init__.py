@@ -1,34 +1,26 @@
-"""The DAM-facing JSON API under /api/v1 (flask-smorest blueprints, one per aggregate)."""
+"""The DAM-facing JSON API under /api/v1: one module per resource, its schemas beside its views."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
-from flask import Flask
 from flask_smorest import Api
 
-MODULES = (
-    "purposes",
-    "persons",
-    "links",
-    "templates",
-    "requests",
-    "consents",
-    "rights",
-    "addenda",
-    "contacts",
-    "audit",
-    "webhooks",
+from consent.api import (
+    addenda,
+    consents,
+    contacts,
+    links,
+    persons,
+    purposes,
+    requests,
+    rights,
+    templates,
+    webhooks,
 )
 
+# In this order in /openapi.json.
+RESOURCES = (purposes, persons, links, templates, requests, consents, rights, addenda, contacts, webhooks)
 
-def register(app: Flask, api: Api) -> None:
-    for name in MODULES:
-        try:
-            module: Any = importlib.import_module(f"consent.api.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"consent.api.{name}":
-                continue  # not written yet
-            raise
-        api.register_blueprint(module.blp, url_prefix="/api/v1")
+
+def register(api: Api) -> None:
+    for resource in RESOURCES:
+        api.register_blueprint(resource.blp, url_prefix="/api/v1")

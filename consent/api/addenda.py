@@ -4,25 +4,73 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
+from marshmallow import fields, validate
 
-from app.auth import current_caller, require_scope
+from app.api_blueprint import Blueprint
+from app.api_fields import Email, ProblemSchema, StrictSchema, Text
+from app.auth import current_caller
 from app.db import get_session, utcnow
-from app.json_input import Blueprint
+from app.i18n import LOCALES
 from consent import addenda
+from consent.api.fields import PersonalNumber
 from consent.api.requests import keyring, signing_links
 from consent.models import Addendum, Signer
-from consent.schemas_common import ProblemSchema, security
-from consent.schemas_consent import (
-    AddendumActiveArgsSchema,
-    AddendumActiveSchema,
-    AddendumCreateSchema,
-    AddendumListSchema,
-    AddendumSchema,
-)
 
 blp = Blueprint("addenda", __name__, description="DPA addenda the customer approves, e.g. the transcription transfer.")
+
+
+class AddendumSignerCreateSchema(StrictSchema):
+    name = Text(required=True, max_length=200)
+    email = Email(allow_none=True)
+    personal_number = PersonalNumber(allow_none=True)
+
+
+class AddendumCreateSchema(StrictSchema):
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                         metadata={"example": "transcription-transfer"})
+    signer = fields.Nested(AddendumSignerCreateSchema, required=True)
+    locale = fields.String(load_default="sv", validate=validate.OneOf(LOCALES))
+
+
+class AddendumSignerSchema(ma.Schema):
+    name = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    personal_number_masked = fields.String(allow_none=True)
+
+
+class AddendumSchema(ma.Schema):
+    id = fields.String()
+    kind = fields.String()
+    version = fields.Integer()
+    locale = fields.String()
+    status = fields.String(metadata={"enum": ["pending", "signed", "refused", "revoked"]})
+    text_sha256 = fields.String()
+    signer = fields.Nested(AddendumSignerSchema)
+    signing_url = fields.String()
+    qr_png_url = fields.String()
+    qr_svg_url = fields.String()
+    created_at = fields.DateTime()
+    signed_at = fields.DateTime(allow_none=True)
+    refused_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class AddendumListSchema(ma.Schema):
+    items = fields.List(fields.Nested(AddendumSchema))
+
+
+class AddendumActiveArgsSchema(ma.Schema):
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class AddendumActiveSchema(ma.Schema):
+    kind = fields.String()
+    active = fields.Boolean()
+    addendum_id = fields.String(allow_none=True)
+    signed_at = fields.DateTime(allow_none=True)
 
 
 def present(addendum: Addendum, signer: Signer | None) -> dict[str, Any]:
@@ -52,8 +100,7 @@ def _present_one(addendum: Addendum) -> dict[str, Any]:
 
 @blp.route("/addenda")
 class Addenda(MethodView):
-    @require_scope("addenda:write")
-    @blp.doc(**security("addenda:write"))
+    @blp.requires_scope("addenda:write")
     @blp.arguments(AddendumCreateSchema)
     @blp.response(201, AddendumSchema)
     @blp.alt_response(422, schema=ProblemSchema, description="Unknown kind or invalid signer.")
@@ -74,8 +121,7 @@ class Addenda(MethodView):
         )
         return present(addendum, link)
 
-    @require_scope("addenda:read")
-    @blp.doc(**security("addenda:read"))
+    @blp.requires_scope("addenda:read")
     @blp.response(200, AddendumListSchema)
     def get(self) -> dict[str, Any]:
         """Every addendum of the tenant, newest first (needs addenda:read)."""
@@ -86,8 +132,7 @@ class Addenda(MethodView):
 
 
 @blp.route("/addenda/active", methods=["GET"])
-@require_scope("addenda:read")
-@blp.doc(**security("addenda:read"))
+@blp.requires_scope("addenda:read")
 @blp.arguments(AddendumActiveArgsSchema, location="query")
 @blp.response(200, AddendumActiveSchema)
 @blp.alt_response(422, schema=ProblemSchema, description="Unknown kind.")
@@ -103,8 +148,7 @@ def active(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/addenda/<addendum_id>", methods=["GET"])
-@require_scope("addenda:read")
-@blp.doc(**security("addenda:read"))
+@blp.requires_scope("addenda:read")
 @blp.response(200, AddendumSchema)
 @blp.alt_response(404, schema=ProblemSchema, description="No such addendum.")
 def get_one(addendum_id: str) -> dict[str, Any]:
@@ -113,8 +157,7 @@ def get_one(addendum_id: str) -> dict[str, Any]:
 
 
 @blp.route("/addenda/<addendum_id>/revoke", methods=["POST"])
-@require_scope("addenda:write")
-@blp.doc(**security("addenda:write"))
+@blp.requires_scope("addenda:write")
 @blp.response(200, AddendumSchema)
 @blp.alt_response(409, schema=ProblemSchema, description="Already revoked or refused.")
 def revoke(addendum_id: str) -> dict[str, Any]:

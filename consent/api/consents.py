@@ -4,25 +4,81 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 import sqlalchemy as sa
 from flask import current_app
 from flask.views import MethodView
+from marshmallow import fields, validate
 
-from app.auth import current_caller, require_scope
+from app.api_blueprint import Blueprint
+from app.api_fields import Integer, ObjectId, ProblemSchema, StrictSchema, Text
+from app.auth import current_caller
 from app.db import get_session, utcnow
-from app.json_input import Blueprint
 from consent import consents
+from consent.consents import STATUSES
+from consent.ids import MAX_ASSET_ID
 from consent.models import Consent, ConsentRequest, Signature
-from consent.schemas_common import ProblemSchema, security
-from consent.schemas_consent import (
-    ConsentListSchema,
-    ConsentQueryArgsSchema,
-    ConsentSchema,
-    RevokeSchema,
-    WithdrawSchema,
-)
 
 blp = Blueprint("consents", __name__, description="Consents: status, evidence, withdrawal and revocation.")
+
+
+class ConsentQueryArgsSchema(ma.Schema):
+    person_id = ObjectId()
+    asset_id = fields.String(validate=validate.Length(min=1, max=MAX_ASSET_ID))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    purpose = fields.String(validate=validate.Length(min=1, max=64))
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    cursor = fields.String(validate=validate.Length(max=500))
+
+
+class SignatureSchema(ma.Schema):
+    id = fields.String()
+    role = fields.String()
+    method = fields.String()
+    signer_name = fields.String(allow_none=True)
+    personal_number_masked = fields.String(allow_none=True)
+    signed_at = fields.DateTime()
+    visible_sha256 = fields.String()
+
+
+class ConsentTemplateRefSchema(ma.Schema):
+    key = fields.String()
+    version = fields.Integer()
+    text_sha256 = fields.String()
+
+
+class ConsentSchema(ma.Schema):
+    id = fields.String()
+    person_id = fields.String()
+    request_id = fields.String(allow_none=True)
+    status = fields.String(metadata={"enum": list(STATUSES)})
+    purposes = fields.List(fields.String())
+    requested_purposes = fields.List(fields.String())
+    asset_ids = fields.List(fields.String(), allow_none=True, metadata={"description": "null: every asset"})
+    valid_from = fields.DateTime(allow_none=True)
+    valid_until = fields.DateTime(allow_none=True)
+    template = fields.Nested(ConsentTemplateRefSchema)
+    signatures = fields.List(fields.Nested(SignatureSchema))
+    given_at = fields.DateTime(allow_none=True)
+    refused_at = fields.DateTime(allow_none=True)
+    withdrawn_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+    locale = fields.String()
+    created_at = fields.DateTime()
+    record_url = fields.String(allow_none=True)
+
+
+class ConsentListSchema(ma.Schema):
+    items = fields.List(fields.Nested(ConsentSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class WithdrawSchema(StrictSchema):
+    reason = Text(max_length=1000, allow_none=True)
+
+
+class RevokeSchema(StrictSchema):
+    reason = Text(max_length=1000, required=True)
 
 
 def present_consents(items: list[Consent]) -> list[dict[str, Any]]:
@@ -84,8 +140,7 @@ def present_consents(items: list[Consent]) -> list[dict[str, Any]]:
 
 @blp.route("/consents")
 class Consents(MethodView):
-    @require_scope("consents:read")
-    @blp.doc(**security("consents:read"))
+    @blp.requires_scope("consents:read")
     @blp.arguments(ConsentQueryArgsSchema, location="query")
     @blp.response(200, ConsentListSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -99,8 +154,7 @@ class Consents(MethodView):
 
 @blp.route("/consents/<consent_id>")
 class ConsentById(MethodView):
-    @require_scope("consents:read")
-    @blp.doc(**security("consents:read"))
+    @blp.requires_scope("consents:read")
     @blp.response(200, ConsentSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such consent.")
     def get(self, consent_id: str) -> dict[str, Any]:
@@ -109,8 +163,7 @@ class ConsentById(MethodView):
 
 
 @blp.route("/consents/<consent_id>/withdraw", methods=["POST"])
-@require_scope("consents:write")
-@blp.doc(**security("consents:write"))
+@blp.requires_scope("consents:write")
 @blp.arguments(WithdrawSchema)
 @blp.response(200, ConsentSchema)
 @blp.alt_response(409, schema=ProblemSchema, description="The consent is not given.")
@@ -124,8 +177,7 @@ def withdraw(body: dict[str, Any], consent_id: str) -> dict[str, Any]:
 
 
 @blp.route("/consents/<consent_id>/revoke", methods=["POST"])
-@require_scope("consents:write")
-@blp.doc(**security("consents:write"))
+@blp.requires_scope("consents:write")
 @blp.arguments(RevokeSchema)
 @blp.response(200, ConsentSchema)
 @blp.alt_response(409, schema=ProblemSchema, description="The consent is neither given nor pending.")

@@ -8,11 +8,11 @@ import marshmallow as ma
 from flask.views import MethodView
 from marshmallow import fields
 
-from app.auth import current_caller, require_scope
+from app.api_blueprint import Blueprint
+from app.api_fields import Email, Phone, StrictSchema, Text
+from app.auth import current_caller
 from app.db import get_session
-from app.json_input import Blueprint
 from consent import contacts
-from consent.schemas_common import Email, Phone, StrictSchema, Text, security
 
 blp = Blueprint("contacts", __name__, description="DPO, incident and operations contacts of the tenant.")
 
@@ -44,15 +44,13 @@ class ContactsSchema(ma.Schema):
 
 @blp.route("/tenant/contacts")
 class TenantContacts(MethodView):
-    @require_scope("addenda:read")
-    @blp.doc(**security("addenda:read"))
+    @blp.requires_scope("addenda:read")
     @blp.response(200, ContactsSchema)
     def get(self) -> dict[str, Any]:
         """The contacts; a role not set yet is null (needs addenda:read)."""
         return contacts.get_contacts(get_session(), current_caller().tenant_id)
 
-    @require_scope("addenda:write")
-    @blp.doc(**security("addenda:write"))
+    @blp.requires_scope("addenda:write")
     @blp.arguments(ContactsPutSchema)
     @blp.response(200, ContactsSchema)
     def put(self, body: dict[str, Any]) -> dict[str, Any]:

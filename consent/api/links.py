@@ -8,14 +8,38 @@ import marshmallow as ma
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from app.auth import current_caller, require_scope
+from app.api_blueprint import Blueprint
+from app.api_fields import Number, ObjectId, ProblemSchema, StrictSchema
+from app.auth import current_caller
 from app.db import get_session
 from app.errors import PayloadTooLarge
-from app.json_input import Blueprint
 from consent import links
-from consent.schemas_common import AssetId, ObjectId, ProblemSchema, RegionSchema, StrictSchema, security
+from consent.api.fields import AssetId
 
 blp = Blueprint("links", __name__, description="Links between assets (images, videos) and the persons in them.")
+
+
+# Tolerance for x + w <= 1 with fractions that went through binary floating point.
+_EPSILON = 1e-9
+
+
+class RegionSchema(StrictSchema):
+    """Where the person appears in the image, as fractions of its width and height."""
+
+    x = Number(required=True, validate=validate.Range(min=0, max=1))
+    y = Number(required=True, validate=validate.Range(min=0, max=1))
+    w = Number(required=True, validate=validate.Range(min=0, max=1, min_inclusive=False))
+    h = Number(required=True, validate=validate.Range(min=0, max=1, min_inclusive=False))
+
+    @ma.validates_schema
+    def _inside_image(self, data: dict[str, float], **kwargs: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        if data["x"] + data["w"] > 1 + _EPSILON:
+            errors["w"] = ["x + w must not exceed 1."]
+        if data["y"] + data["h"] > 1 + _EPSILON:
+            errors["h"] = ["y + h must not exceed 1."]
+        if errors:
+            raise ma.ValidationError(errors)
 
 
 class LinkPutSchema(StrictSchema):
@@ -71,8 +95,7 @@ class BulkResultSchema(ma.Schema):
 
 @blp.route("/assets/<string:asset_id>/persons/<string:person_id>")
 class AssetPerson(MethodView):
-    @require_scope("persons:write")
-    @blp.doc(**security("persons:write"))
+    @blp.requires_scope("persons:write")
     @blp.arguments(LinkPutSchema, required=False)
     @blp.response(201, LinkSchema, description="Linked.")
     @blp.alt_response(200, schema=LinkSchema, description="The link existed; its region was updated when given.")
@@ -86,8 +109,7 @@ class AssetPerson(MethodView):
         )
         return row, 201 if created else 200
 
-    @require_scope("persons:write")
-    @blp.doc(**security("persons:write"))
+    @blp.requires_scope("persons:write")
     @blp.response(204)
     @blp.alt_response(404, schema=ProblemSchema, description="No such link.")
     @blp.alt_response(
@@ -102,8 +124,7 @@ class AssetPerson(MethodView):
 
 @blp.route("/assets/<string:asset_id>/persons")
 class AssetPersons(MethodView):
-    @require_scope("persons:read")
-    @blp.doc(**security("persons:read"))
+    @blp.requires_scope("persons:read")
     @blp.response(200, LinkedPersonListSchema)
     @blp.alt_response(422, schema=ProblemSchema, description="Not an acceptable asset id.")
     def get(self, asset_id: str) -> dict[str, Any]:
@@ -113,8 +134,7 @@ class AssetPersons(MethodView):
 
 @blp.route("/asset-links")
 class BulkLinks(MethodView):
-    @require_scope("persons:write")
-    @blp.doc(**security("persons:write"))
+    @blp.requires_scope("persons:write")
     @blp.arguments(BulkLinkSchema)
     @blp.response(200, BulkResultSchema)
     @blp.alt_response(413, schema=ProblemSchema, description=f"More than {links.MAX_BULK_LINKS} links.")

@@ -14,26 +14,24 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from app.auth import current_caller, require_scope
+from app.api_blueprint import Blueprint
+from app.api_fields import Email, Integer, ObjectId, Phone, ProblemSchema, StrictSchema, Text, storable
+from app.auth import current_caller
 from app.db import get_session
-from app.json_input import Blueprint
 from consent import gdpr, persons
+from consent.api.fields import PersonalNumber
 from consent.models import Person
 from consent.persons import PersonPage
-from consent.schemas_common import (
-    Email,
-    ObjectId,
-    PaginationArgsSchema,
-    PersonalNumber,
-    Phone,
-    ProblemSchema,
-    StrictSchema,
-    Text,
-    security,
-    storable,
-)
 
 blp = Blueprint("persons", __name__, description="Persons who appear in assets, and their guardians.")
+
+
+class PaginationArgsSchema(StrictSchema):
+    limit = Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(
+        validate=[validate.Length(max=500), storable],
+        metadata={"description": "The next_cursor of the previous page."},
+    )
 
 
 def _keyring() -> Any:
@@ -121,8 +119,7 @@ class PersonExportSchema(ma.Schema):
 
 @blp.route("/persons")
 class Persons(MethodView):
-    @require_scope("persons:write")
-    @blp.doc(**security("persons:write"))
+    @blp.requires_scope("persons:write")
     @blp.arguments(PersonCreateSchema)
     @blp.response(201, PersonSchema)
     @blp.alt_response(409, schema=ProblemSchema, description="The personal number is registered already.")
@@ -131,8 +128,7 @@ class Persons(MethodView):
         caller = current_caller()
         return persons.create_person(get_session(), _keyring(), caller.tenant_id, caller.actor, **body)
 
-    @require_scope("persons:read")
-    @blp.doc(**security("persons:read"))
+    @blp.requires_scope("persons:read")
     @blp.arguments(PersonQueryArgsSchema, location="query")
     @blp.response(200, PersonPageSchema)
     def get(self, args: dict[str, Any]) -> PersonPage:
@@ -142,16 +138,14 @@ class Persons(MethodView):
 
 @blp.route("/persons/<string:person_id>")
 class PersonById(MethodView):
-    @require_scope("persons:read")
-    @blp.doc(**security("persons:read"))
+    @blp.requires_scope("persons:read")
     @blp.response(200, PersonSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such person in this tenant (or erased).")
     def get(self, person_id: str) -> Person:
         """One person (needs persons:read)."""
         return persons.get_person(get_session(), current_caller().tenant_id, person_id)
 
-    @require_scope("persons:write")
-    @blp.doc(**security("persons:write"))
+    @blp.requires_scope("persons:write")
     @blp.arguments(PersonPatchSchema)
     @blp.response(200, PersonSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such person in this tenant (or erased).")
@@ -160,8 +154,7 @@ class PersonById(MethodView):
         caller = current_caller()
         return persons.update_person(get_session(), _keyring(), caller.tenant_id, person_id, caller.actor, body)
 
-    @require_scope("persons:write")
-    @blp.doc(**security("persons:write"))
+    @blp.requires_scope("persons:write")
     @blp.response(204)
     @blp.alt_response(404, schema=ProblemSchema, description="No such person in this tenant (or erased).")
     def delete(self, person_id: str) -> None:
@@ -174,8 +167,7 @@ class PersonById(MethodView):
 
 @blp.route("/persons/<string:person_id>/export")
 class PersonExport(MethodView):
-    @require_scope("persons:read")
-    @blp.doc(**security("persons:read"))
+    @blp.requires_scope("persons:read")
     @blp.response(200, PersonExportSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such person in this tenant (or erased).")
     def get(self, person_id: str) -> dict[str, Any]:

@@ -5,27 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from marshmallow import fields, validate
+from marshmallow import fields
 
-from app.auth import current_caller, require_scope
+from app.api_blueprint import Blueprint
+from app.api_fields import ProblemSchema, StrictSchema, Text
+from app.auth import current_caller
 from app.db import get_session
-from app.json_input import Blueprint
+from app.i18n import LOCALES
 from consent import purposes
+from consent.api.fields import Key
 from consent.models import Purpose
-from consent.schemas_common import SLUG_PATTERN, LocalisedLabelSchema, ProblemSchema, StrictSchema, security
 
 blp = Blueprint("purposes", __name__, description="Purposes a consent can cover (e.g. web, print, social).")
 
 
+# One text per supported locale; all are required.
+LocalisedLabelSchema = StrictSchema.from_dict(
+    {locale: Text(required=True) for locale in LOCALES}, name="LocalisedLabelSchema"
+)
+
+
 class PurposeCreateSchema(StrictSchema):
-    key = fields.String(
-        required=True,
-        validate=[
-            validate.Length(min=1, max=64),
-            validate.Regexp(SLUG_PATTERN, error="Lowercase letters and digits, joined by - or _."),
-        ],
-        metadata={"example": "web"},
-    )
+    key = Key(required=True, metadata={"example": "web"})
     label = fields.Nested(LocalisedLabelSchema, required=True)
 
 
@@ -42,8 +43,7 @@ class PurposeListSchema(StrictSchema):
 
 @blp.route("/purposes")
 class Purposes(MethodView):
-    @require_scope("consents:write")
-    @blp.doc(**security("consents:write"))
+    @blp.requires_scope("consents:write")
     @blp.arguments(PurposeCreateSchema)
     @blp.response(201, PurposeSchema)
     @blp.alt_response(409, schema=ProblemSchema, description="A purpose with this key exists.")
@@ -52,8 +52,7 @@ class Purposes(MethodView):
         caller = current_caller()
         return purposes.create_purpose(get_session(), caller.tenant_id, caller.actor, **body)
 
-    @require_scope("consents:read")
-    @blp.doc(**security("consents:read"))
+    @blp.requires_scope("consents:read")
     @blp.response(200, PurposeListSchema)
     def get(self) -> dict[str, Any]:
         """List the tenant's purposes, by key (needs consents:read)."""

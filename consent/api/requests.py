@@ -4,21 +4,65 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
+from marshmallow import fields, validate
 
-from app.auth import current_caller, require_scope
+from app.api_blueprint import Blueprint
+from app.api_fields import Instant, ObjectId, ProblemSchema, StrictSchema
+from app.auth import current_caller
 from app.crypto import Keyring
 from app.db import get_session, utcnow
-from app.json_input import Blueprint
+from app.i18n import LOCALES
 from consent import consents, requests
+from consent.api.fields import AssetIdList, Key
+from consent.consents import STATUSES
 from consent.models import Consent, ConsentRequest, Signer
-from consent.schemas_common import ProblemSchema, security
-from consent.schemas_consent import ConsentRequestCreateSchema, ConsentRequestSchema
 
 blp = Blueprint(
     "consent_requests", __name__, description="Ask a person (or a minor's guardians) to sign a consent."
 )
+
+
+class ConsentRequestCreateSchema(StrictSchema):
+    person_id = ObjectId(required=True)
+    template = Key(required=True, metadata={"description": "The template key; its latest version is used."})
+    purposes = fields.List(Key(), allow_none=True, validate=validate.Length(min=1, max=50))
+    asset_ids = AssetIdList(
+        max_items=requests.MAX_ASSET_IDS, allow_none=True,
+        metadata={"description": "Null or absent: every asset of the person."},
+    )
+    valid_until = Instant(allow_none=True)
+    locale = fields.String(allow_none=True, validate=validate.OneOf(LOCALES))
+
+
+class SignerSchema(ma.Schema):
+    id = fields.String()
+    role = fields.String(metadata={"enum": ["subject", "guardian"]})
+    person_id = fields.String()
+    status = fields.String(metadata={"enum": ["pending", "signed", "declined"]})
+    signing_url = fields.String()
+    qr_png_url = fields.String()
+    qr_svg_url = fields.String()
+    signed_at = fields.DateTime(allow_none=True)
+
+
+class TemplateRefSchema(ma.Schema):
+    key = fields.String()
+    version = fields.Integer()
+
+
+class ConsentRequestSchema(ma.Schema):
+    id = fields.String()
+    status = fields.String(metadata={"enum": list(STATUSES)})
+    consent_id = fields.String()
+    person_id = fields.String()
+    template = fields.Nested(TemplateRefSchema)
+    locale = fields.String()
+    expires_at = fields.DateTime()
+    created_at = fields.DateTime()
+    signers = fields.List(fields.Nested(SignerSchema))
 
 
 def keyring() -> Keyring:
@@ -65,8 +109,7 @@ def _present(request: ConsentRequest) -> dict[str, Any]:
 
 @blp.route("/consent-requests")
 class ConsentRequests(MethodView):
-    @require_scope("consents:write")
-    @blp.doc(**security("consents:write"))
+    @blp.requires_scope("consents:write")
     @blp.arguments(ConsentRequestCreateSchema)
     @blp.response(201, ConsentRequestSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such person.")
@@ -91,8 +134,7 @@ class ConsentRequests(MethodView):
 
 @blp.route("/consent-requests/<request_id>")
 class ConsentRequestById(MethodView):
-    @require_scope("consents:read")
-    @blp.doc(**security("consents:read"))
+    @blp.requires_scope("consents:read")
     @blp.response(200, ConsentRequestSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such consent request.")
     def get(self, request_id: str) -> dict[str, Any]:

@@ -10,11 +10,11 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from app.auth import current_caller, require_scope
+from app.api_blueprint import Blueprint
+from app.api_fields import Integer, ProblemSchema, StrictSchema, Text, storable
+from app.auth import current_caller
 from app.db import get_session, utcnow
-from app.json_input import Blueprint
 from consent import webhooks
-from consent.schemas_common import Integer, ProblemSchema, StrictSchema, Text, security, storable
 from consent.webhook_models import Webhook, WebhookDelivery
 
 # The outbox listener joins the audit chain once, however often the app is built.
@@ -93,8 +93,7 @@ _NOT_FOUND = {"schema": ProblemSchema, "description": "No such webhook in this t
 
 @blp.route("/webhooks")
 class Webhooks(MethodView):
-    @require_scope(SCOPE)
-    @blp.doc(**security(SCOPE))
+    @blp.requires_scope(SCOPE)
     @blp.arguments(WebhookCreateSchema)
     @blp.response(201, WebhookCreatedSchema)
     @blp.alt_response(409, schema=ProblemSchema, description="The tenant has 10 webhooks already.")
@@ -116,8 +115,7 @@ class Webhooks(MethodView):
             "created_at": hook.created_at, "secret": secret,
         }
 
-    @require_scope(SCOPE)
-    @blp.doc(**security(SCOPE))
+    @blp.requires_scope(SCOPE)
     @blp.response(200, WebhookListSchema)
     def get(self) -> dict[str, Any]:
         """The tenant's webhooks (without secrets)."""
@@ -126,16 +124,14 @@ class Webhooks(MethodView):
 
 @blp.route("/webhooks/<string:webhook_id>")
 class WebhookById(MethodView):
-    @require_scope(SCOPE)
-    @blp.doc(**security(SCOPE))
+    @blp.requires_scope(SCOPE)
     @blp.response(200, WebhookSchema)
     @blp.alt_response(404, **_NOT_FOUND)
     def get(self, webhook_id: str) -> Webhook:
         """One webhook (without its secret)."""
         return webhooks.get_webhook(get_session(), current_caller().tenant_id, webhook_id)
 
-    @require_scope(SCOPE)
-    @blp.doc(**security(SCOPE))
+    @blp.requires_scope(SCOPE)
     @blp.response(204)
     @blp.alt_response(404, **_NOT_FOUND)
     def delete(self, webhook_id: str) -> None:
@@ -146,8 +142,7 @@ class WebhookById(MethodView):
 
 @blp.route("/webhooks/<string:webhook_id>/deliveries")
 class WebhookDeliveries(MethodView):
-    @require_scope(SCOPE)
-    @blp.doc(**security(SCOPE))
+    @blp.requires_scope(SCOPE)
     @blp.arguments(DeliveryArgsSchema, location="query")
     @blp.response(200, DeliveryListSchema)
     @blp.alt_response(404, **_NOT_FOUND)
@@ -159,8 +154,7 @@ class WebhookDeliveries(MethodView):
 
 
 @blp.route("/webhooks/<string:webhook_id>/deliveries/<string:delivery_id>/redeliver", methods=["POST"])
-@require_scope(SCOPE)
-@blp.doc(**security(SCOPE))
+@blp.requires_scope(SCOPE)
 @blp.response(202, DeliverySchema)
 @blp.alt_response(404, schema=ProblemSchema, description="No such webhook or delivery in this tenant.")
 def redeliver(webhook_id: str, delivery_id: str) -> WebhookDelivery:

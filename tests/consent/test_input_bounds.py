@@ -205,7 +205,7 @@ def _request_integers(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_every_integer_a_client_sends_is_documented_within_the_database_range(api: Any) -> None:
-    # A field declared with marshmallow's own Integer (not schemas_common.Integer) would show no such bounds.
+    # A field declared with marshmallow's own Integer (not app.api_fields.Integer) would show no such bounds.
     integers = _request_integers(api.http.get("/openapi.json").get_json())
     assert len(integers) >= 6  # version, limits, after_seq, validity_days, minor_age, ...
     unbounded = [where for where, schema in integers

@@ -1,8 +1,9 @@
-"""Marshmallow building blocks shared by the consent API schemas.
+"""Marshmallow building blocks shared by every domain's API schemas.
 
 Every request schema derives from :class:`StrictSchema` (unknown fields are an
 error, not silently dropped). Fields here reject wrong JSON types instead of
-coercing them (``"1"`` is not a number, ``true`` is not 1).
+coercing them (``"1"`` is not a number, ``true`` is not 1). Field types that know
+a domain's rules live in that domain's API (``consent/api/fields.py``).
 """
 
 from __future__ import annotations
@@ -17,18 +18,8 @@ from marshmallow import fields, validate
 
 from app import bounds
 from app.text import unstorable
-from consent import personal_numbers
 
-SLUG_PATTERN = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
-MAX_ASSET_ID = 200
 _PHONE_CHARS = re.compile(r"^\+?[0-9][0-9 \-]*$")
-# Tolerance for x + w <= 1 with fractions that went through binary floating point.
-_EPSILON = 1e-9
-
-
-def is_plain_id(value: str) -> bool:
-    """Could this be an id we gave out? Anything else is simply unknown (404), never a database error."""
-    return 1 <= len(value) <= 64 and value.isprintable() and unstorable(value) is None
 
 
 def storable(value: str) -> bool:
@@ -37,11 +28,6 @@ def storable(value: str) -> bool:
     if problem:
         raise ma.ValidationError(problem)
     return True
-
-
-def security(*scopes: str) -> dict[str, Any]:
-    """``@blp.doc(**security("persons:read"))``: documents the OAuth2 scopes an operation needs."""
-    return {"security": [{"oauth2": list(scopes)}]}
 
 
 class StrictSchema(ma.Schema):
@@ -133,29 +119,6 @@ class Instant(fields.AwareDateTime):
         return utc
 
 
-class PersonalNumber(fields.String):
-    """A Swedish personal or coordination number in any accepted form, loaded as 12 digits.
-
-    Its error messages never repeat the value."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault(
-            "metadata",
-            {
-                "description": "Swedish personnummer or samordningsnummer: " + personal_numbers.FORMAT_HINT,
-                "example": "19121212-1212",
-            },
-        )
-        super().__init__(**kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return personal_numbers.normalise(text)
-        except personal_numbers.InvalidPersonalNumber as exc:
-            raise ma.ValidationError(f"Not a valid Swedish personal number: {exc}.") from None
-
-
 class Email(fields.Email):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if not isinstance(value, str):
@@ -182,62 +145,9 @@ class Phone(fields.String):
         return text
 
 
-def check_asset_id(value: str) -> str | None:
-    """Why ``value`` is not an acceptable asset id, or None when it is."""
-    if not 1 <= len(value) <= MAX_ASSET_ID:
-        return f"An asset id has 1 to {MAX_ASSET_ID} characters."
-    if "/" in value or not value.isprintable():
-        return "An asset id has printable characters only and no slashes."
-    return None
-
-
-class AssetId(fields.String):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        problem = check_asset_id(text)
-        if problem:
-            raise ma.ValidationError(problem)
-        return text
-
-
 class ObjectId(fields.String):
     """An opaque id given by the client (UUIDs here, but not checked as such)."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("validate", [validate.Length(min=1, max=64), storable])
         super().__init__(**kwargs)
-
-
-class LocalisedLabelSchema(StrictSchema):
-    """One text per supported locale; all three are required."""
-
-    sv = Text(required=True)
-    nb = Text(required=True)
-    en = Text(required=True)
-
-
-class RegionSchema(StrictSchema):
-    """Where the person appears in the image, as fractions of its width and height."""
-
-    x = Number(required=True, validate=validate.Range(min=0, max=1))
-    y = Number(required=True, validate=validate.Range(min=0, max=1))
-    w = Number(required=True, validate=validate.Range(min=0, max=1, min_inclusive=False))
-    h = Number(required=True, validate=validate.Range(min=0, max=1, min_inclusive=False))
-
-    @ma.validates_schema
-    def _inside_image(self, data: dict[str, float], **kwargs: Any) -> None:
-        errors: dict[str, list[str]] = {}
-        if data["x"] + data["w"] > 1 + _EPSILON:
-            errors["w"] = ["x + w must not exceed 1."]
-        if data["y"] + data["h"] > 1 + _EPSILON:
-            errors["h"] = ["y + h must not exceed 1."]
-        if errors:
-            raise ma.ValidationError(errors)
-
-
-class PaginationArgsSchema(StrictSchema):
-    limit = Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(
-        validate=[validate.Length(max=500), storable],
-        metadata={"description": "The next_cursor of the previous page."},
-    )

@@ -1,4 +1,7 @@
-"""The tenant's audit trail: GET /audit, GET /audit/verify."""
+"""The tenant's audit trail over the API: GET /audit, GET /audit/verify.
+
+Here rather than with consent's API because verifying holds the chain against its anchors
+(signed checkpoints and sealed records), which are reports'."""
 
 from __future__ import annotations
 
@@ -10,10 +13,10 @@ from flask.views import MethodView
 from marshmallow import fields, validate
 
 from app import audit
-from app.auth import current_caller, require_scope
+from app.api_blueprint import Blueprint
+from app.api_fields import Integer, StrictSchema
+from app.auth import current_caller
 from app.db import get_session
-from app.json_input import Blueprint
-from consent.schemas_common import Integer, StrictSchema, security
 from reports import anchors
 
 blp = Blueprint("audit", __name__, description="The tamper-evident audit log (one hash chain per tenant).")
@@ -83,8 +86,7 @@ class AuditVerifySchema(ma.Schema):
 
 @blp.route("/audit")
 class AuditEvents(MethodView):
-    @require_scope("audit:read")
-    @blp.doc(**security("audit:read"))
+    @blp.requires_scope("audit:read")
     @blp.arguments(AuditQueryArgsSchema, location="query")
     @blp.response(200, AuditPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -94,8 +96,7 @@ class AuditEvents(MethodView):
 
 @blp.route("/audit/verify")
 class AuditVerify(MethodView):
-    @require_scope("audit:read")
-    @blp.doc(**security("audit:read"))
+    @blp.requires_scope("audit:read")
     @blp.response(200, AuditVerifySchema)
     def get(self) -> dict[str, Any]:
         """Recompute the chain and hold it against its anchors; names the first broken sequence
