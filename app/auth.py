@@ -266,7 +266,8 @@ def require_scope(*scopes: str) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
-                token: OAuthToken = protector.acquire_token(list(scopes) or None)
+                # authlib reads a list as "any of these" and one space-separated entry as "all of them".
+                token: OAuthToken = protector.acquire_token([" ".join(scopes)] if scopes else None)
             except OAuth2Error as error:
                 return _oauth_problem(error)
             g.caller = Caller(

@@ -50,6 +50,22 @@ def _instance_secrets(instance: Path) -> dict[str, str]:
     return data
 
 
+def _json(name: str, default: str) -> Any:
+    raw = _env(name, default) or default
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"SAMTYCKE_{name} is not valid JSON: {exc}") from exc
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name, str(default)) or str(default)
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"SAMTYCKE_{name} must be a whole number, not {raw!r}") from None
+
+
 def from_environment() -> dict[str, Any]:
     instance = Path(_env("INSTANCE_PATH", str(Path.cwd() / "instance")) or "instance").resolve()
     mode = _env("ENV", "development")
@@ -72,12 +88,12 @@ def from_environment() -> dict[str, Any]:
         generated = _instance_secrets(instance)
         secret_key = secret_key or generated["secret_key"]
         data_key = data_key or generated["data_key"]
-    try:
-        providers = json.loads(_env("OIDC_PROVIDERS", "[]") or "[]")
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"SAMTYCKE_OIDC_PROVIDERS is not valid JSON: {exc}") from exc
+    providers = _json("OIDC_PROVIDERS", "[]")
     if not isinstance(providers, list):
         raise ConfigError("SAMTYCKE_OIDC_PROVIDERS must be a JSON list")
+    staff_oidc = _json("STAFF_OIDC", "null")
+    if staff_oidc is not None and not isinstance(staff_oidc, dict):
+        raise ConfigError("SAMTYCKE_STAFF_OIDC must be a JSON object")
     return {
         "ENV": mode,
         "INSTANCE_PATH": str(instance),
@@ -90,15 +106,15 @@ def from_environment() -> dict[str, Any]:
         "BANKID_KEY": _env("BANKID_KEY"),
         "BANKID_CA": _env("BANKID_CA"),
         "OIDC_PROVIDERS": providers,
-        "STAFF_OIDC": json.loads(_env("STAFF_OIDC", "null") or "null"),
+        "STAFF_OIDC": staff_oidc,
         "SEAL_PKCS12": _env("SEAL_PKCS12"),
         "SEAL_PKCS12_PASSWORD": _env("SEAL_PKCS12_PASSWORD"),
         "TSA_URL": _env("TSA_URL"),
         "AUDIT_ANCHOR_DIR": _env("AUDIT_ANCHOR_DIR"),
-        "AUDIT_CHECKPOINT_SECONDS": int(_env("AUDIT_CHECKPOINT_SECONDS", "3600") or "3600"),
+        "AUDIT_CHECKPOINT_SECONDS": _int("AUDIT_CHECKPOINT_SECONDS", 3600),
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE", "memory://"),
-        "PROXY_FIX": int(_env("PROXY_FIX", "0") or "0"),
-        "WORKERS": int(_env("WORKERS", "0") or "0"),
+        "PROXY_FIX": _int("PROXY_FIX", 0),
+        "WORKERS": _int("WORKERS", 0),
     }
 
 
@@ -168,6 +184,16 @@ def _is_https_url(value: str) -> bool:
 def check_production(config: Mapping[str, Any]) -> None:
     """Refuse to start production with a setting that would quietly weaken it; name every one."""
     problems: list[str] = []
+    problems += _key_problems(config)
+    if int(config.get("PROXY_FIX") or 0) < 1:
+        # `samtycke serve` speaks plain http, so an https site has a proxy in front: without
+        # trusting it, every client shares the proxy's address (one rate-limit bucket for the
+        # whole site; signatures recording the proxy as the signer's address).
+        problems.append("SAMTYCKE_PROXY_FIX must count the reverse proxies in front of the service (at least 1)")
+    for where, provider in _oidc_providers(config):
+        if not _is_https_url(str(provider.get("discovery_url") or "")):
+            # Discovery and the signing keys fetched in clear: whoever intercepts decides who signed.
+            problems.append(f"{where}: discovery_url must be an https:// URL")
     if not _is_https_url(str(config.get("BASE_URL") or "")):
         # Without it the session cookie is not Secure and no HSTS is sent.
         problems.append("SAMTYCKE_BASE_URL must be the public https:// URL")
@@ -197,10 +223,56 @@ def check_production(config: Mapping[str, Any]) -> None:
         problems.append("SAMTYCKE_SEAL_PKCS12 (the records' seal certificate and key) is not set")
     elif not (os.path.isfile(seal) and os.access(seal, os.R_OK)):
         problems.append(f"SAMTYCKE_SEAL_PKCS12 ({seal}) is not a readable file")
+    elif not _opens(seal, config.get("SEAL_PKCS12_PASSWORD")):
+        problems.append(
+            f"SAMTYCKE_SEAL_PKCS12 ({seal}) does not open with SAMTYCKE_SEAL_PKCS12_PASSWORD into a key and certificate"
+        )
     if not str(config.get("TSA_URL") or "").startswith(("https://", "http://")):
         problems.append("SAMTYCKE_TSA_URL (the RFC 3161 timestamp authority) must be an http(s) URL")
     if problems:
         raise ConfigError("production mode cannot start: " + "; ".join(problems))
+
+
+# Keys in production: at least this many characters (`secrets.token_urlsafe(48)` gives 64).
+MIN_KEY_LENGTH = 32
+
+
+def _key_problems(config: Mapping[str, Any]) -> list[str]:
+    """A guessable key forges signing links and staff sessions and opens every personal number."""
+    problems = [
+        f"SAMTYCKE_{name} must be at least {MIN_KEY_LENGTH} random characters "
+        "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        for name in ("SECRET_KEY", "DATA_KEY")
+        if len(str(config.get(name) or "")) < MIN_KEY_LENGTH
+    ]
+    if config.get("SECRET_KEY") and config.get("SECRET_KEY") == config.get("DATA_KEY"):
+        problems.append("SAMTYCKE_SECRET_KEY and SAMTYCKE_DATA_KEY must be two different keys")
+    return problems
+
+
+def _oidc_providers(config: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    found = [
+        (f"SAMTYCKE_OIDC_PROVIDERS[{i}] ({p.get('name', '?')})", p)
+        for i, p in enumerate(config.get("OIDC_PROVIDERS") or [])
+        if isinstance(p, Mapping)
+    ]
+    staff = config.get("STAFF_OIDC")
+    if isinstance(staff, Mapping):
+        found.append(("SAMTYCKE_STAFF_OIDC", staff))
+    return found
+
+
+def _opens(path: str, password: str | None) -> bool:
+    """Does the PKCS#12 file open with this password into a private key and a certificate?"""
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    try:
+        key, cert, _chain = pkcs12.load_key_and_certificates(
+            Path(path).read_bytes(), password.encode() if password else None
+        )
+    except (ValueError, TypeError):
+        return False
+    return key is not None and cert is not None
 
 
 def check_workers(config: Mapping[str, Any], workers: int) -> str | None:

@@ -34,6 +34,7 @@ if str(ROOT) not in sys.path:
 
 PG_ADMIN = os.environ.get("SAMTYCKE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 DATA_KEY = "bench-data-key-not-for-production"
+SEAL_PASSWORD = "bench-seal"  # noqa: S105 - a throwaway certificate nobody trusts
 
 
 def log(message: str) -> None:
@@ -86,20 +87,26 @@ def server_environment(url: str, instance: Path) -> dict[str, str]:
 
     Production fails closed at start-up (``app.config.check_production``); the benchmarks
     neither sign nor seal, so placeholder files under the instance folder stand in for the
-    BankID client certificate and the seal, and the URLs need only look real.
+    BankID client certificate, a throwaway certificate for the seal, and the URLs need only look real.
     """
+    from reports.pki import throwaway_seal_pkcs12
+
     placeholders = instance / "bench-placeholders"
     placeholders.mkdir(parents=True, exist_ok=True)
     files = {}
-    for key, name in (("BANKID_CERT", "rp.crt"), ("BANKID_KEY", "rp.key"), ("BANKID_CA", "ca.pem"),
-                      ("SEAL_PKCS12", "seal.p12")):
+    for key, name in (("BANKID_CERT", "rp.crt"), ("BANKID_KEY", "rp.key"), ("BANKID_CA", "ca.pem")):
         files[key] = placeholders / name
         files[key].write_text("placeholder\n")
+    files["SEAL_PKCS12"] = placeholders / "seal.p12"
+    files["SEAL_PKCS12"].write_bytes(throwaway_seal_pkcs12(SEAL_PASSWORD))
     env = dict(os.environ)
     env.update(
         SAMTYCKE_ENV="production",
         SAMTYCKE_DATABASE_URL=url,
-        SAMTYCKE_SECRET_KEY="bench-secret-key",  # noqa: S106 - a throwaway benchmark database
+        SAMTYCKE_SECRET_KEY="bench-secret-key-for-a-throwaway-database",  # noqa: S106
+        SAMTYCKE_SEAL_PKCS12_PASSWORD=SEAL_PASSWORD,
+        # Behind the TLS proxy that production always has (wrk plays both).
+        SAMTYCKE_PROXY_FIX="1",
         SAMTYCKE_DATA_KEY=DATA_KEY,
         # Production needs its public https URL; wrk talks plain http to the port, as a TLS proxy would.
         SAMTYCKE_BASE_URL="https://samtycke-bench.invalid",

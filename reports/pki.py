@@ -375,3 +375,15 @@ def _load_or_issue_crl(
     )
     _write_atomic(path, crl.public_bytes(serialization.Encoding.DER), 0o644)
     return crl
+
+
+def throwaway_seal_pkcs12(password: str) -> bytes:
+    """A self-signed seal certificate and key as PKCS#12, for a production configuration that must
+    start but never seals (tests of the start-up checks, benchmarks). No one trusts it."""
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    key = _new_ec_key()
+    cert = _issue_root(key)
+    return pkcs12.serialize_key_and_certificates(
+        b"seal", key, cert, None, serialization.BestAvailableEncryption(password.encode())
+    )

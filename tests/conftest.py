@@ -121,22 +121,28 @@ def app_config(database: Database, instance_path: Path, **overrides: Any) -> dic
 def production_settings(folder: Path, database_url: str = PG_ADMIN_URL) -> dict[str, Any]:
     """A complete production configuration that starts: PostgreSQL, an https base URL, a real-looking
     BankID RP API and records' seal, with placeholder certificate files (nothing here signs or calls out)."""
+    from reports.pki import throwaway_seal_pkcs12
+
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
-    for key, name in (("BANKID_CERT", "rp.crt"), ("BANKID_KEY", "rp.key"), ("BANKID_CA", "bankid-root.pem"),
-                      ("SEAL_PKCS12", "seal.p12")):
+    for key, name in (("BANKID_CERT", "rp.crt"), ("BANKID_KEY", "rp.key"), ("BANKID_CA", "bankid-root.pem")):
         path = folder / name
         path.write_text("placeholder\n")
         files[key] = str(path)
+    seal = folder / "seal.p12"
+    seal.write_bytes(throwaway_seal_pkcs12("seal-password"))
     return {
         "ENV": "production",
         "DATABASE_URL": database_url,
         "INSTANCE_PATH": str(folder / "instance"),
-        "SECRET_KEY": "production-test-secret-key",
-        "DATA_KEY": "production-test-data-key",
+        "SECRET_KEY": "production-test-secret-key-of-forty-characters",
+        "DATA_KEY": "production-test-data-key-of-forty-characters-",
         "BASE_URL": "https://samtycke.kommun.example",
         "BANKID": "https://appapi2.bankid.com/rp/v6.0/",
         "TSA_URL": "https://tsa.example/rfc3161",
+        "SEAL_PKCS12": str(seal),
+        "SEAL_PKCS12_PASSWORD": "seal-password",
+        "PROXY_FIX": 1,
         **files,
     }
 

@@ -122,6 +122,71 @@ def test_production_needs_the_records_seal_and_a_timestamp_authority(
     assert "SAMTYCKE_SEAL_PKCS12" in refusal(None)
 
 
+@pytest.mark.parametrize(
+    ("secret", "data", "named"),
+    [
+        ("a", "b", ["SAMTYCKE_SECRET_KEY must be at least 32", "SAMTYCKE_DATA_KEY must be at least 32"]),
+        ("s" * 40, "s" * 40, ["SAMTYCKE_SECRET_KEY and SAMTYCKE_DATA_KEY must be two different keys"]),
+    ],
+)
+def test_production_refuses_guessable_keys(
+    production: dict[str, Any], monkeypatch: pytest.MonkeyPatch, secret: str, data: str, named: list[str]
+) -> None:
+    # A key of one character let an attacker recompute any signing link's token.
+    config = {**production, "SECRET_KEY": secret, "DATA_KEY": data}
+    message = refusal(config)
+    for text in named:
+        assert text in message
+    assert message.count("SAMTYCKE_") == len(named) + (1 if len(named) == 1 else 0), message
+    in_environment(monkeypatch, config)
+    assert named[0] in refusal(None)
+
+
+def test_production_trusts_the_proxy_it_is_behind(production: dict[str, Any]) -> None:
+    # Without it every client shares the proxy's address: one rate-limit bucket for the whole site.
+    message = refusal({**production, "PROXY_FIX": 0})
+    assert "SAMTYCKE_PROXY_FIX must count the reverse proxies in front of the service" in message
+
+
+def test_production_fetches_identity_providers_over_https_only(production: dict[str, Any]) -> None:
+    provider = {"name": "idp", "label": "IdP", "client_id": "c", "client_secret": "s",
+                "discovery_url": "http://idp.example/.well-known/openid-configuration"}
+    staff = {**provider, "tenant": "kommun"}
+    message = refusal({**production, "OIDC_PROVIDERS": [provider], "STAFF_OIDC": staff})
+    assert "SAMTYCKE_OIDC_PROVIDERS[0] (idp): discovery_url must be an https:// URL" in message
+    assert "SAMTYCKE_STAFF_OIDC: discovery_url must be an https:// URL" in message
+    https = {**provider, "discovery_url": "https://idp.example/.well-known/openid-configuration"}
+    staff_https = {**https, "tenant": "kommun"}
+    assert create_app({**production, "OIDC_PROVIDERS": [https], "STAFF_OIDC": staff_https}).config["ENV"] == "production"
+
+
+def test_production_opens_the_seal_at_start_up(production: dict[str, Any], tmp_path: Path) -> None:
+    # A seal that cannot be opened would fail every record, and answer 500 on /pki and /verify.
+    message = refusal({**production, "SEAL_PKCS12_PASSWORD": "wrong"})
+    assert "does not open with SAMTYCKE_SEAL_PKCS12_PASSWORD into a key and certificate" in message
+    garbage = tmp_path / "garbage.p12"
+    garbage.write_text("not a PKCS#12 file\n")
+    assert "does not open" in refusal({**production, "SEAL_PKCS12": str(garbage)})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("STAFF_OIDC", "{bad", "SAMTYCKE_STAFF_OIDC is not valid JSON"),
+        ("STAFF_OIDC", "[]", "SAMTYCKE_STAFF_OIDC must be a JSON object"),
+        ("OIDC_PROVIDERS", "{}", "SAMTYCKE_OIDC_PROVIDERS must be a JSON list"),
+        ("PROXY_FIX", "abc", "SAMTYCKE_PROXY_FIX must be a whole number, not 'abc'"),
+        ("WORKERS", "1.5", "SAMTYCKE_WORKERS must be a whole number, not '1.5'"),
+        ("AUDIT_CHECKPOINT_SECONDS", "soon", "SAMTYCKE_AUDIT_CHECKPOINT_SECONDS must be a whole number"),
+    ],
+)
+def test_a_malformed_setting_is_named_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    in_environment(monkeypatch, {"INSTANCE_PATH": tmp_path, name: value})
+    assert expected in refusal(None)
+
+
 # --- item 9: https and PostgreSQL ----------------------------------------------------------
 
 
@@ -146,7 +211,7 @@ def test_production_with_only_secrets_names_every_problem_at_once(tmp_path: Path
         "ENV": "production", "SECRET_KEY": "s", "DATA_KEY": "d", "INSTANCE_PATH": str(tmp_path),
     })
     for name in ("SAMTYCKE_BASE_URL", "SAMTYCKE_DATABASE_URL", "SAMTYCKE_BANKID", "SAMTYCKE_SEAL_PKCS12",
-                 "SAMTYCKE_TSA_URL"):
+                 "SAMTYCKE_TSA_URL", "SAMTYCKE_SECRET_KEY", "SAMTYCKE_PROXY_FIX"):
         assert name in message
 
 

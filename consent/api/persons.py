@@ -167,11 +167,14 @@ class PersonById(MethodView):
 
 @blp.route("/persons/<string:person_id>/export")
 class PersonExport(MethodView):
-    @blp.requires_scope("persons:read")
+    # The full personal number and the raw BankID/OIDC evidence leave the service only here:
+    # a client that may only read (and sees numbers masked) may not take them (persons:write too).
+    @blp.requires_scope("persons:read", "persons:write")
     @blp.response(200, PersonExportSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such person in this tenant (or erased).")
     def get(self, person_id: str) -> dict[str, Any]:
-        """Everything held on a person, personal number included (GDPR Art. 15/20; needs persons:read)."""
+        """Everything held on a person, personal number and raw signature evidence included (GDPR
+        Art. 15/20; needs persons:read and persons:write)."""
         return gdpr.export_person(
             get_session(), _keyring(), current_caller().tenant_id, person_id, current_caller().actor
         )

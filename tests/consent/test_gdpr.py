@@ -185,6 +185,19 @@ def test_erase_needs_write_scope(make_api: Any) -> None:
     assert reader.get(f"/api/v1/persons/{pid}").status_code == 200
 
 
+def test_export_with_full_numbers_needs_read_and_write_scope(make_api: Any) -> None:
+    """A reader sees personal numbers masked; the export's full number and raw evidence need more."""
+    writer = make_api("acme", scopes="persons:write")
+    pid = writer.post("/api/v1/persons", json={"name": "A", "personal_number": MOTHER_PN}).get_json()["id"]
+    reader = make_api("acme", scopes="persons:read")
+    assert reader.get(f"/api/v1/persons/{pid}").get_json()["personal_number_masked"].endswith("****")
+    refused = reader.get(f"/api/v1/persons/{pid}/export")
+    assert_problem(refused, 403)
+    assert MOTHER_PN not in refused.get_data(as_text=True)
+    both = make_api("acme", scopes="persons:read persons:write")
+    assert both.get(f"/api/v1/persons/{pid}/export").get_json()["person"]["personal_number"] == MOTHER_PN
+
+
 def test_an_erased_persons_link_stays_so_the_asset_never_turns_to_yes(app: Flask, api: Any) -> None:
     web = {"key": "web", "label": {"sv": "Webb", "nb": "Nett", "en": "Web"}}
     assert api.post("/api/v1/purposes", json=web).status_code == 201
