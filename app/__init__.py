@@ -38,7 +38,6 @@ PLUGINS = (
     "signing.api",
     "signing.pages",
     "reports.api",
-    "app.console",
 )
 
 
@@ -193,6 +192,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 continue
             raise
         module.register(app, api)
+    _wire_console(app)
     # Registered last so these handlers replace flask-smorest's own.
     errors.init_app(app)
 
@@ -210,6 +210,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return {"current_locale": str(get_locale() or "sv"), "locales": LOCALES, "locale_names": LOCALE_NAMES}
 
     return app
+
+
+def _wire_console(app: Flask) -> None:
+    """The staff console: the foundation's frame first (its navigation entry leads), then each
+    domain's pages in the domains' order, and the signal through which consent's pages list
+    the records domain's PDF records."""
+    from app import staff
+    from consent import console as consent_console
+    from consent.console.records import records_listed
+    from reports import console as reports_console
+    from reports import services as records
+
+    staff.register(app)
+    consent_console.register(app)
+    reports_console.register(app)
+    records_listed.connect(records.records_of)
 
 
 def keyring() -> Any:

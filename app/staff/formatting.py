@@ -1,54 +1,31 @@
-"""Template filters: dates, numbers and states in the chosen language (flask_babel)."""
+"""Template filters of every console page: dates, numbers and states in the chosen language (flask_babel).
+
+The domains name their own states (:func:`add_status_labels`, called when they
+register), so a state badge reads the same on every page without the foundation
+knowing any domain's states.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_babel import format_date, format_datetime, format_decimal
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
-STATUS_LABELS = {
-    "pending": _l("Pending"),
-    "given": _l("Given"),
-    "refused": _l("Refused"),
-    "withdrawn": _l("Withdrawn"),
-    "revoked": _l("Revoked"),
-    "expired": _l("Expired"),
-    "signed": _l("Signed"),
-    "declined": _l("Declined"),
-    "sealed": _l("Sealed"),
-    "failed": _l("Failed"),
-}
+_STATUS_KEY = "staff.status_labels"
 
-REASON_LABELS = {
-    "no_linked_persons": _l("No persons are linked to the asset"),
-    "erased": _l("The person has been erased"),
-    "consent_given": _l("Consent given"),
-    "withdrawn": _l("Consent withdrawn"),
-    "revoked": _l("Consent revoked"),
-    "expired": _l("Consent expired"),
-    "not_yet_valid": _l("Consent not yet valid"),
-    "purpose_not_covered": _l("The purpose is not covered"),
-    "asset_not_covered": _l("The asset is not covered"),
-    "signature_missing": _l("A signature is missing"),
-    "refused": _l("Consent refused"),
-    "no_consent": _l("No consent"),
-}
 
-ROLE_LABELS = {
-    "subject": _l("The person"),
-    "guardian": _l("Guardian"),
-    "representative": _l("Representative"),
-}
+def add_status_labels(app: Flask, labels: Mapping[str, Any]) -> None:
+    """A domain's states and their translated names (lazy_gettext), for :func:`status`."""
+    app.extensions.setdefault(_STATUS_KEY, {}).update(labels)
 
-CONTACT_LABELS = {
-    "dpo": _l("Data protection officer"),
-    "incident": _l("Incident contact"),
-    "operations": _l("Operations contact"),
-}
+
+def status_label(value: str) -> Any:
+    """A state's translated name, or the state itself when no domain named it."""
+    return current_app.extensions.get(_STATUS_KEY, {}).get(value, value)
 
 
 def _moment(value: datetime | str | None) -> datetime | None:
@@ -86,18 +63,7 @@ def status(value: str | None) -> Markup:
     """A state as a badge with its translated name (colour is never the only cue)."""
     if not value:
         return Markup("—")
-    label = STATUS_LABELS.get(value, value)
-    return Markup('<span class="badge {}">{}</span>').format(escape(value), label)
-
-
-def label_of(labels: dict[str, Any], locale: str, fallback: str) -> str:
-    """A purpose's label in the chosen language, else another language, else its key."""
-    if not isinstance(labels, dict):
-        return fallback
-    for loc in (locale, "en", "sv", "nb"):
-        if labels.get(loc):
-            return str(labels[loc])
-    return fallback
+    return Markup('<span class="badge {}">{}</span>').format(escape(value), status_label(value))
 
 
 def init_app(app: Flask) -> None:
@@ -107,9 +73,4 @@ def init_app(app: Flask) -> None:
         console_number=number,
         console_status=status,
     )
-    app.jinja_env.globals.update(
-        console_reason=lambda r: REASON_LABELS.get(r, r),
-        console_status_label=lambda s: STATUS_LABELS.get(s, s),
-        console_role=lambda r: ROLE_LABELS.get(r, r),
-        console_contact_label=lambda r: CONTACT_LABELS.get(r, r),
-    )
+    app.jinja_env.globals.update(console_status_label=status_label)

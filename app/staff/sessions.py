@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 
-from app.console.permissions import authorize
 from app.db import get_session, utcnow
 from app.models import StaffUser
-from app.staff import SessionExpired, end_session, open_session, resume_session
+from app.staff.accounts import SessionExpired, end_session, open_session, resume_session
+from app.staff.permissions import authorize
 
 IDLE_MINUTES = 30
 MAX_HOURS = 12

@@ -1,15 +1,16 @@
-"""Read models for console pages that no consent service offers (read-only, tenant-scoped).
+"""Read models for the consent domain's console pages that no consent service offers (read-only,
+tenant-scoped).
 
-Everything that changes data goes through the consent, signing and records services;
-these functions only select. The consent state shown is :func:`consent.consents.status_at`
-("expired" is computed from ``valid_until``); the SQL filters below express the same rule.
+Everything that changes data goes through the consent services; these functions only
+select. A consent's shown state is :func:`consent.consents.status_at`, and its lists are
+:func:`consent.consents.list_query`, the API's list too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,12 +18,11 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.audit import StoredEvent
-from consent.consents import STATUSES
-from consent.models import AssetLink, Consent, ConsentRequest, Person, PersonGuardian, Signer
-from reports import services as records
-from reports.models import Record
-
-WINDOW_DAYS = 30
+from app.crypto import Keyring
+from app.errors import Unprocessable
+from consent import consents, gdpr, persons
+from consent.console.records import records_for
+from consent.models import AssetLink, Consent, ConsentRequest, Person, PersonGuardian, Signature, Signer
 
 
 @dataclass(frozen=True)
@@ -35,159 +35,39 @@ class ConsentLine:
     person_erased: bool
 
 
-@dataclass(frozen=True)
-class PendingRequest:
-    request: ConsentRequest
-    consent: Consent
-    person_name: str | None
-    signed: int
-    signers: int
-
-
-@dataclass
-class Dashboard:
-    counts: dict[str, int]
-    expiring: list[ConsentLine]
-    ended: list[ConsentLine]
-    pending: list[PendingRequest]
-    failed_records: list[Any] = field(default_factory=list)
-
-
-def _status_condition(status: str, now: datetime) -> sa.ColumnElement[bool]:
-    if status == "expired":
-        return sa.and_(Consent.status == "given", Consent.valid_until <= now)
-    if status == "given":
-        return sa.and_(Consent.status == "given", sa.or_(Consent.valid_until.is_(None), Consent.valid_until > now))
-    return Consent.status == status
-
-
-def _shown_status(consent: Consent, now: datetime) -> str:
-    from consent.consents import status_at
-
-    return status_at(consent, now)
-
-
-def _lines(session: Session, query: sa.Select[Any], now: datetime) -> list[ConsentLine]:
+def with_persons(session: Session, query: sa.Select[Any], now: datetime) -> list[ConsentLine]:
+    """The consents ``query`` selects, each with its shown state and its person's name."""
     rows = session.execute(
         query.add_columns(Person.name, Person.erased_at).join(
             Person, sa.and_(Person.id == Consent.person_id, Person.tenant_id == Consent.tenant_id)
         )
     )
-    return [ConsentLine(c, _shown_status(c, now), name, erased is not None) for c, name, erased in rows]
+    return [ConsentLine(c, consents.status_at(c, now), name, erased is not None) for c, name, erased in rows]
 
 
-def state_counts(session: Session, tenant_id: str, now: datetime) -> dict[str, int]:
-    expired = sa.and_(Consent.status == "given", Consent.valid_until <= now)
-    shown = sa.case((expired, sa.literal("expired")), else_=Consent.status)
-    counts = dict.fromkeys(STATUSES, 0)
-    for state, count in session.execute(
-        sa.select(shown, sa.func.count()).where(Consent.tenant_id == tenant_id).group_by(shown)
-    ):
-        counts[state] = counts.get(state, 0) + int(count)
-    return counts
+def consent_lines(
+    session: Session, tenant_id: str, flt: consents.ConsentFilter, now: datetime, *, offset: int = 0, limit: int = 50
+) -> tuple[list[ConsentLine], bool]:
+    """A page of :func:`consent.consents.list_query`, ``limit`` from ``offset``, and whether there is a next page."""
+    query = consents.list_query(tenant_id, flt, now=now)
+    lines = with_persons(session, query.offset(offset).limit(limit + 1), now)
+    more = len(lines) > limit
+    return [line for line in lines[:limit] if consents.matches(line.consent, flt)], more
 
 
-def dashboard(session: Session, tenant_id: str, now: datetime, limit: int = 50) -> Dashboard:
-    window = timedelta(days=WINDOW_DAYS)
-    expiring = _lines(
-        session,
-        sa.select(Consent)
-        .where(Consent.tenant_id == tenant_id, Consent.status == "given",
-               Consent.valid_until > now, Consent.valid_until <= now + window)
-        .order_by(Consent.valid_until, Consent.id)
-        .limit(limit),
-        now,
-    )
-    ended_at = sa.func.coalesce(Consent.withdrawn_at, Consent.revoked_at)
-    ended = _lines(
-        session,
-        sa.select(Consent)
-        .where(Consent.tenant_id == tenant_id,
-               sa.or_(sa.and_(Consent.status == "withdrawn", Consent.withdrawn_at >= now - window),
-                      sa.and_(Consent.status == "revoked", Consent.revoked_at >= now - window)))
-        .order_by(ended_at.desc(), Consent.id)
-        .limit(limit),
-        now,
-    )
-    board = Dashboard(
-        counts=state_counts(session, tenant_id, now),
-        expiring=expiring,
-        ended=ended,
-        pending=pending_requests(session, tenant_id, now, limit),
-    )
-    board.failed_records = records.failed_records(session, tenant_id, limit)
-    return board
-
-
-def pending_requests(session: Session, tenant_id: str, now: datetime, limit: int = 50) -> list[PendingRequest]:
-    rows = list(
-        session.execute(
-            sa.select(ConsentRequest, Consent, Person.name)
-            .join(Consent, Consent.id == ConsentRequest.consent_id)
-            .join(Person, Person.id == ConsentRequest.person_id)
-            .where(ConsentRequest.tenant_id == tenant_id, Consent.tenant_id == tenant_id,
-                   Consent.status == "pending", ConsentRequest.expires_at > now)
-            .order_by(ConsentRequest.created_at.desc(), ConsentRequest.id)
-            .limit(limit)
-        )
-    )
-    consent_ids = [consent.id for _, consent, _ in rows]
-    tally: dict[str, list[int]] = {cid: [0, 0] for cid in consent_ids}
-    if consent_ids:
-        for consent_id, signer_status, count in session.execute(
-            sa.select(Signer.consent_id, Signer.status, sa.func.count())
-            .where(Signer.tenant_id == tenant_id, Signer.consent_id.in_(consent_ids))
-            .group_by(Signer.consent_id, Signer.status)
-        ):
-            tally[str(consent_id)][1] += int(count)
-            if signer_status == "signed":
-                tally[str(consent_id)][0] += int(count)
-    return [
-        PendingRequest(req, consent, name, tally[consent.id][0], tally[consent.id][1]) for req, consent, name in rows
-    ]
-
-
-@dataclass(frozen=True)
-class ConsentQuery:
-    status: str | None = None
-    purpose: str | None = None
-    template: str | None = None
-    expires_within_days: int | None = None
-    person_id: str | None = None
-    offset: int = 0
-    limit: int = 50
-
-
-def consent_lines(session: Session, tenant_id: str, q: ConsentQuery, now: datetime) -> tuple[list[ConsentLine], bool]:
-    """A page of consents, newest first (soonest to expire first with an expiry filter), and
-    whether there is a next page.
-
-    Purposes are a JSON list of slugs; the quoted key is matched in its text form, which
-    reads the same on SQLite and PostgreSQL, and checked exactly in Python after.
-    """
-    query = sa.select(Consent).where(Consent.tenant_id == tenant_id)
-    if q.status:
-        query = query.where(_status_condition(q.status, now))
-    if q.template:
-        query = query.where(Consent.template_key == q.template)
-    if q.person_id:
-        query = query.where(Consent.person_id == q.person_id)
-    if q.purpose:
-        query = query.where(sa.cast(Consent.purposes, sa.Text).contains(f'"{q.purpose}"', autoescape=True))
-    if q.expires_within_days is not None:
-        query = query.where(
-            Consent.status == "given", Consent.valid_until > now,
-            Consent.valid_until <= now + timedelta(days=q.expires_within_days),
-        )
-        query = query.order_by(Consent.valid_until, Consent.id)
-    else:
-        query = query.order_by(Consent.created_at.desc(), Consent.id.desc())
-    lines = _lines(session, query.offset(q.offset).limit(q.limit + 1), now)
-    more = len(lines) > q.limit
-    lines = lines[: q.limit]
-    if q.purpose:
-        lines = [line for line in lines if q.purpose in (line.consent.purposes or [])]
-    return lines, more
+def search_persons(session: Session, ring: Keyring, tenant_id: str, text: str, limit: int = 50) -> list[Person]:
+    """Persons whose name contains ``text``, whose external reference is ``text``, or whose
+    personal number is ``text`` (when it is one), each at most once."""
+    found: dict[str, Person] = {}
+    attempts: list[dict[str, Any]] = [{"personal_number": text}, {"external_ref": text}, {"q": text}]
+    for criteria in attempts:
+        try:
+            page = persons.list_persons(session, ring, tenant_id, limit=limit, **criteria)
+        except Unprocessable:  # not a personal number: that criterion simply finds nobody
+            continue
+        for person in page.items:
+            found.setdefault(person.id, person)
+    return list(found.values())[:limit]
 
 
 def template_keys(session: Session, tenant_id: str) -> list[str]:
@@ -257,11 +137,6 @@ def trail(
     return audit.stored_events(session, tenant_id, where=[sa.or_(*conditions)], limit=limit)
 
 
-def audit_page(session: Session, tenant_id: str, *, before_seq: int | None, limit: int = 50) -> list[StoredEvent]:
-    """The newest events first, ``limit`` at a time, older than ``before_seq`` when given."""
-    return audit.stored_events(session, tenant_id, before_seq=before_seq, newest_first=True, limit=limit)
-
-
 def signers_of_consent(session: Session, tenant_id: str, consent_id: str) -> list[Signer]:
     return list(
         session.scalars(
@@ -292,9 +167,6 @@ class ErasurePreview:
 
 
 def erasure_preview(session: Session, tenant_id: str, person_id: str, now: datetime) -> ErasurePreview:
-    from consent import gdpr
-    from consent.models import Signature
-
     person = session.scalar(sa.select(Person).where(Person.tenant_id == tenant_id, Person.id == person_id))
     assert person is not None
     scope = gdpr.scope_of(session, None, person)
@@ -304,9 +176,8 @@ def erasure_preview(session: Session, tenant_id: str, person_id: str, now: datet
     def count(query: sa.Select[Any]) -> int:
         return int(session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0)
 
-    records = count(sa.select(Record.id).where(Record.tenant_id == tenant_id, Record.consent_id.in_(consent_ids)))
     return ErasurePreview(
-        consents=count(consent_ids),
+        consents=len(scope.consent_ids),
         signatures=count(sa.select(Signature.id).where(
             Signature.tenant_id == tenant_id,
             sa.or_(Signature.consent_id.in_(consent_ids), Signature.signer_id.in_(own_signers)))),
@@ -318,8 +189,7 @@ def erasure_preview(session: Session, tenant_id: str, person_id: str, now: datet
             sa.or_(PersonGuardian.person_id == person_id, PersonGuardian.guardian_id == person_id))),
         asset_links=count(sa.select(AssetLink.asset_id).where(
             AssetLink.tenant_id == tenant_id, AssetLink.person_id == person_id)),
-        records=records,
+        records=len(records_for(session, tenant_id, consent_ids=scope.consent_ids)),
         consents_ended=len(gdpr.consents_to_end(session, scope, now)),
-        records_remade=count(sa.select(Record.id).where(
-            Record.tenant_id == tenant_id, Record.consent_id.in_(scope.signed_for))) if scope.signed_for else 0,
+        records_remade=len(records_for(session, tenant_id, consent_ids=scope.signed_for)),
     )

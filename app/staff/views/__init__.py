@@ -1,14 +1,3 @@
-"""Console pages, one module per page family; importing them attaches their routes to ``bp``."""
+"""The foundation's console pages: sign-in and out, the home page; importing them attaches their routes to ``bp``."""
 
-from app.console.views import (  # noqa: F401
-    addenda,
-    assets,
-    audit,
-    auth,
-    consents,
-    contacts,
-    dashboard,
-    gdpr,
-    persons,
-    requests,
-)
+from app.staff.views import auth, home  # noqa: F401

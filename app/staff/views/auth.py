@@ -13,12 +13,12 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from app import limiter
-from app.console import sessions, sso
-from app.console.blueprint import PREFIX, bp
-from app.console.forms import ActionForm, LoginForm, TenantChoiceForm
 from app.db import get_session, utcnow
 from app.models import StaffUser, Tenant
-from app.staff import authenticate_all
+from app.staff import sessions, sso
+from app.staff.accounts import authenticate_all
+from app.staff.blueprint import PREFIX, bp
+from app.staff.forms import ActionForm, LoginForm, TenantChoiceForm
 
 log = logging.getLogger(__name__)
 

@@ -1,25 +1,26 @@
-"""DPA addenda: list, send for signing, show the signing link, revoke, download the record."""
+"""DPA addenda: list, send for signing, show the signing link, revoke (the record's download is reports')."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from app import keyring
-from app.console import presenters, queries, sessions
-from app.console.blueprint import PREFIX, bp
-from app.console.forms import AddendumForm, AddendumRevokeForm, apply_service_errors
-from app.console.permissions import allowed
-from app.console.sessions import requires
 from app.db import get_session, utcnow
-from app.errors import Conflict, NotFound, Unprocessable
+from app.errors import Conflict, Unprocessable
 from app.i18n import LOCALE_NAMES, LOCALES
+from app.staff import sessions
+from app.staff.forms import apply_service_errors
+from app.staff.permissions import allowed
+from app.staff.sessions import requires
 from consent import addenda
-from reports import services as record_services
-from reports.api import pdf_download
+from consent.console import presenters, queries
+from consent.console.forms import AddendumForm, AddendumRevokeForm
+from consent.console.pages import pages
+from consent.console.records import records_for
 
 # Revoking cannot be undone: a confirmation page (GET) says what happens, and the POST
 # changes nothing without its ticked confirmation.
@@ -56,13 +57,13 @@ def _list_page(form: AddendumForm, status: int = 200) -> Any:
     ), status
 
 
-@bp.route(f"{PREFIX}/addenda", endpoint="addenda")
+@pages.route("/addenda", endpoint="addenda")
 @requires("console.read")
 def addenda_list() -> Any:
     return _list_page(_form())
 
 
-@bp.route(f"{PREFIX}/addenda", methods=["POST"])
+@pages.route("/addenda", methods=["POST"])
 @requires("addenda.send")
 def addendum_send() -> Any:
     staff = sessions.staff()
@@ -101,7 +102,7 @@ def _detail(addendum_id: str) -> Any:
     if item.status == "pending" and signer.status == "pending" and signer.expires_at > now \
             and allowed(staff.role, "addenda.send"):
         link = presenters.signing_link(signer.id)
-    records = record_services.records_of(session, staff.tenant_id, addendum_id=item.id)
+    records = records_for(session, staff.tenant_id, addendum_ids=[item.id])
     return render_template(
         "console/addendum.html", item=item, signer=signer, link=link, records=records,
         has_sealed=any(r.status == "sealed" for r in records),
@@ -111,7 +112,7 @@ def _detail(addendum_id: str) -> Any:
     )
 
 
-@bp.route(f"{PREFIX}/addenda/<addendum_id>")
+@pages.route("/addenda/<addendum_id>")
 @requires("console.read")
 def addendum(addendum_id: str) -> Any:
     return _detail(addendum_id)
@@ -126,7 +127,7 @@ def _revoke_page(addendum_id: str, form: AddendumRevokeForm, status: int = 200) 
     ), status
 
 
-@bp.route(f"{PREFIX}/addenda/<addendum_id>/revoke", methods=["GET", "POST"])
+@pages.route("/addenda/<addendum_id>/revoke", methods=["GET", "POST"])
 @requires("addenda.revoke")
 def addendum_revoke(addendum_id: str) -> Any:
     staff = sessions.staff()
@@ -146,14 +147,3 @@ def addendum_revoke(addendum_id: str) -> Any:
     flash(_("The addendum has been revoked."), "ok")
     return redirect(url_for("console.addendum", addendum_id=addendum_id))
 
-
-@bp.route(f"{PREFIX}/addenda/<addendum_id>/record.pdf")
-@requires("records.download")
-def addendum_record(addendum_id: str) -> Response:
-    staff = sessions.staff()
-    session = get_session()
-    addenda.get(session, staff.tenant_id, addendum_id)
-    record = record_services.latest_sealed(session, staff.tenant_id, addendum_id=addendum_id)
-    if record is None:
-        raise NotFound(_("This addendum has no sealed record yet."))
-    return pdf_download(record, f"addendum-{addendum_id}-{record.kind}.pdf")

@@ -8,17 +8,16 @@ from flask import render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from app.console import sessions
-from app.console.blueprint import PREFIX, bp
-from app.console.formatting import label_of
-from app.console.forms import AssetLookupForm
-from app.console.sessions import requires
 from app.db import get_session, utcnow
 from app.errors import DomainError
+from app.staff import sessions
+from app.staff.sessions import requires
 from consent import links, purposes, rights
+from consent.console.forms import AssetLookupForm
+from consent.console.pages import pages
 
 
-@bp.route(f"{PREFIX}/assets", endpoint="assets")
+@pages.route("/assets", endpoint="assets")
 @requires("console.read")
 def assets_lookup() -> Any:
     staff = sessions.staff()
@@ -40,7 +39,7 @@ def assets_lookup() -> Any:
                 locale = str(get_locale() or "sv")
                 for purpose in purposes.list_purposes(session, staff.tenant_id):
                     answer = rights.for_asset(session, staff.tenant_id, asset_id, purpose.key, now)
-                    answers.append({"label": label_of(purpose.label, locale, purpose.key), **answer})
+                    answers.append({"label": purposes.label_in(purpose.label, locale, purpose.key), **answer})
         else:
             status = 422
     names = {p.person_id: p for p in linked}

@@ -1,7 +1,10 @@
-"""Consents: filtered list, detail (signatures, evidence, records, trail), revoke, withdraw, record."""
+"""Consents: filtered list, detail (signatures, evidence, records, trail), revoke, withdraw.
+
+The record's download is the records domain's page (``reports.console``)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -10,18 +13,18 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.bounds import storable_int
-from app.console import presenters, queries, sessions
-from app.console.blueprint import PREFIX, bp
-from app.console.formatting import STATUS_LABELS, label_of
-from app.console.forms import ConsentFilterForm, RevokeForm, WithdrawForm
-from app.console.sessions import requires
 from app.db import get_session, utcnow
 from app.errors import Conflict, NotFound, Unprocessable
+from app.staff import sessions
+from app.staff.sessions import requires
 from app.text import has_control_characters
 from consent import consents, purposes, templates
+from consent.console import presenters, queries
+from consent.console.forms import ConsentFilterForm, RevokeForm, WithdrawForm
+from consent.console.labels import STATUS_LABELS
+from consent.console.pages import pages
+from consent.console.records import records_for
 from consent.models import Person
-from reports import services as record_services
-from reports.api import record_pdf_for_consent
 
 PAGE = 50
 # Ending a consent cannot be undone, so each way of ending it has its own confirmation page
@@ -41,7 +44,7 @@ def _int(value: str | None, default: int = 0) -> int:
     return number if storable_int(number) else default
 
 
-@bp.route(f"{PREFIX}/consents", endpoint="consents")
+@pages.route("/consents", endpoint="consents")
 @requires("console.read")
 def consents_list() -> Any:
     staff = sessions.staff()
@@ -50,7 +53,7 @@ def consents_list() -> Any:
     form = ConsentFilterForm(request.args)
     form.status.choices = [("", _("Any state")), *[(s, STATUS_LABELS[s]) for s in consents.STATUSES]]
     form.purpose.choices = [("", _("Any purpose")), *[
-        (p.key, label_of(p.label, locale, p.key)) for p in purposes.list_purposes(session, staff.tenant_id)]]
+        (p.key, purposes.label_in(p.label, locale, p.key)) for p in purposes.list_purposes(session, staff.tenant_id)]]
     form.template.choices = [("", _("Any template")), *[
         (key, key) for key in queries.template_keys(session, staff.tenant_id)]]
     form.expires.choices = list(EXPIRY_CHOICES)
@@ -69,12 +72,13 @@ def consents_list() -> Any:
         person = session.get(Person, person_id)
         if person is None or person.tenant_id != staff.tenant_id:
             raise NotFound(_("No such person."))
-    query = queries.ConsentQuery(
+    now = utcnow()
+    flt = consents.ConsentFilter(
         status=valid["status"] or None, purpose=valid["purpose"] or None, template=valid["template"] or None,
-        expires_within_days=int(valid["expires"]) if valid["expires"] else None,
-        person_id=person_id, offset=offset, limit=PAGE,
+        expiring_by=now + timedelta(days=int(valid["expires"])) if valid["expires"] else None,
+        person_id=person_id,
     )
-    lines, more = queries.consent_lines(session, staff.tenant_id, query, utcnow())
+    lines, more = queries.consent_lines(session, staff.tenant_id, flt, now, offset=offset, limit=PAGE)
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "offset" and v}
     return render_template(
         "console/consents.html", form=form, lines=lines, person=person,
@@ -93,7 +97,7 @@ def _detail(consent_id: str) -> Any:
     signers = queries.signers_of_consent(session, staff.tenant_id, consent.id)
     names = queries.names_of(session, staff.tenant_id, [consent.person_id, *[s.person_id for s in signers]])
     person = session.get(Person, consent.person_id)
-    records = record_services.records_of(session, staff.tenant_id, consent_id=consent.id)
+    records = records_for(session, staff.tenant_id, consent_ids=[consent.id])
     shown = consents.status_at(consent, now)
     return render_template(
         "console/consent.html",
@@ -117,7 +121,7 @@ def _detail(consent_id: str) -> Any:
     )
 
 
-@bp.route(f"{PREFIX}/consents/<consent_id>")
+@pages.route("/consents/<consent_id>")
 @requires("console.read")
 def consent(consent_id: str) -> Any:
     return _detail(consent_id)
@@ -144,7 +148,7 @@ def _end_page(consent_id: str, action: str, form: WithdrawForm | RevokeForm, sta
     ), status
 
 
-@bp.route(f"{PREFIX}/consents/<consent_id>/revoke", methods=["GET", "POST"])
+@pages.route("/consents/<consent_id>/revoke", methods=["GET", "POST"])
 @requires("consents.revoke")
 def consent_revoke(consent_id: str) -> Any:
     staff = sessions.staff()
@@ -169,7 +173,7 @@ def consent_revoke(consent_id: str) -> Any:
     return redirect(url_for("console.consent", consent_id=consent_id))
 
 
-@bp.route(f"{PREFIX}/consents/<consent_id>/withdraw", methods=["GET", "POST"])
+@pages.route("/consents/<consent_id>/withdraw", methods=["GET", "POST"])
 @requires("consents.withdraw")
 def consent_withdraw(consent_id: str) -> Any:
     staff = sessions.staff()
@@ -190,9 +194,3 @@ def consent_withdraw(consent_id: str) -> Any:
     flash(_("The withdrawal has been recorded. The DAM sees it on its next query."), "ok")
     return redirect(url_for("console.consent", consent_id=consent_id))
 
-
-@bp.route(f"{PREFIX}/consents/<consent_id>/record.pdf")
-@requires("records.download")
-def consent_record(consent_id: str) -> Any:
-    staff = sessions.staff()
-    return record_pdf_for_consent(staff.tenant_id, consent_id)

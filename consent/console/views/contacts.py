@@ -7,14 +7,14 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from app.console import sessions
-from app.console.blueprint import PREFIX, bp
-from app.console.forms import CONTACT_ROLES, ContactsForm
-from app.console.permissions import authorize
-from app.console.sessions import requires
 from app.db import get_session
 from app.errors import Unprocessable
+from app.staff import sessions
+from app.staff.permissions import authorize
+from app.staff.sessions import requires
 from consent import contacts
+from consent.console.forms import CONTACT_ROLES, ContactsForm
+from consent.console.pages import pages
 
 
 def _page(form: ContactsForm | None, status: int = 200) -> Any:
@@ -32,7 +32,7 @@ def _page(form: ContactsForm | None, status: int = 200) -> Any:
     ), status
 
 
-@bp.route(f"{PREFIX}/contacts", methods=["GET", "POST"], endpoint="contacts")
+@pages.route("/contacts", methods=["GET", "POST"], endpoint="contacts")
 @requires("console.read")
 def contacts_page() -> Any:
     if request.method == "GET":

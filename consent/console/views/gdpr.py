@@ -9,30 +9,30 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from app import keyring
-from app.console import queries, sessions
-from app.console.blueprint import PREFIX, bp
-from app.console.forms import EraseForm, PersonSearchForm
-from app.console.sessions import requires
-from app.console.views.persons import search
 from app.db import get_session, utcnow
+from app.staff import sessions
+from app.staff.sessions import requires
 from consent import gdpr, persons
+from consent.console import queries
+from consent.console.forms import EraseForm, PersonSearchForm
+from consent.console.pages import pages
 
 
-@bp.route(f"{PREFIX}/gdpr", endpoint="gdpr")
+@pages.route("/gdpr", endpoint="gdpr")
 @requires("console.read")
 def gdpr_home() -> Any:
     staff = sessions.staff()
     form = PersonSearchForm(request.args)
     text = (form.q.data or "").strip()
     valid = not text or form.validate()
-    found = search(staff.tenant_id, text) if text and valid else []
+    found = queries.search_persons(get_session(), keyring(), staff.tenant_id, text) if text and valid else []
     return render_template(
         "console/gdpr.html", form=form, text=text if valid else "", found=found, page_title=_("GDPR requests"),
         active="gdpr",
     ), 200 if valid else 422
 
 
-@bp.route(f"{PREFIX}/persons/<person_id>/export.json")
+@pages.route("/persons/<person_id>/export.json")
 @requires("persons.export")
 def gdpr_export(person_id: str) -> Response:
     staff = sessions.staff()
@@ -55,7 +55,7 @@ def _erase_page(person_id: str, form: EraseForm, status: int = 200) -> Any:
     ), status
 
 
-@bp.route(f"{PREFIX}/persons/<person_id>/erase", methods=["GET", "POST"])
+@pages.route("/persons/<person_id>/erase", methods=["GET", "POST"])
 @requires("persons.erase")
 def gdpr_erase(person_id: str) -> Any:
     staff = sessions.staff()

@@ -8,35 +8,20 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from app import keyring
-from app.console import queries, sessions
-from app.console.blueprint import PREFIX, bp
-from app.console.forms import ActionForm, LinkAssetForm, PersonCreateForm, PersonSearchForm, apply_service_errors
-from app.console.sessions import requires
 from app.db import get_session, utcnow
 from app.errors import Conflict, DomainError, NotFound, Unprocessable
-from consent import links, persons
-from consent.models import Person
+from app.staff import sessions
+from app.staff.forms import ActionForm, apply_service_errors
+from app.staff.sessions import requires
+from consent import consents, links, persons
+from consent.console import queries
+from consent.console.forms import LinkAssetForm, PersonCreateForm, PersonSearchForm
+from consent.console.pages import pages
 
 PAGE = 50
 
 
-def search(tenant_id: str, text: str, limit: int = PAGE) -> list[Person]:
-    """Persons whose name contains ``text``, whose external reference is ``text``, or whose
-    personal number is ``text`` (when it is one), each at most once."""
-    session, ring = get_session(), keyring()
-    found: dict[str, Person] = {}
-    attempts: list[dict[str, Any]] = [{"personal_number": text}, {"external_ref": text}, {"q": text}]
-    for criteria in attempts:
-        try:
-            page = persons.list_persons(session, ring, tenant_id, limit=limit, **criteria)
-        except Unprocessable:  # not a personal number: that criterion simply finds nobody
-            continue
-        for person in page.items:
-            found.setdefault(person.id, person)
-    return list(found.values())[:limit]
-
-
-@bp.route(f"{PREFIX}/persons", endpoint="persons")
+@pages.route("/persons", endpoint="persons")
 @requires("console.read")
 def persons_list() -> Any:
     staff = sessions.staff()
@@ -47,7 +32,7 @@ def persons_list() -> Any:
     if text and not form.validate():
         items, status = [], 422
     elif text:
-        items = search(staff.tenant_id, text)
+        items = queries.search_persons(get_session(), keyring(), staff.tenant_id, text, limit=PAGE)
     else:
         try:
             page = persons.list_persons(get_session(), keyring(), staff.tenant_id, limit=PAGE,
@@ -95,7 +80,7 @@ def _resolve_guardians(tenant_id: str, text: str | None) -> tuple[list[str], lis
     return ids, unknown
 
 
-@bp.route(f"{PREFIX}/persons/new", methods=["GET", "POST"])
+@pages.route("/persons/new", methods=["GET", "POST"])
 @requires("persons.manage")
 def person_new() -> Any:
     staff = sessions.staff()
@@ -138,15 +123,15 @@ def person_new() -> Any:
     ), status
 
 
-@bp.route(f"{PREFIX}/persons/<person_id>")
+@pages.route("/persons/<person_id>")
 @requires("console.read")
 def person(person_id: str, link_form: LinkAssetForm | None = None, status: int = 200) -> Any:
     staff = sessions.staff()
     session = get_session()
     subject = persons.get_person(session, staff.tenant_id, person_id)
     now = utcnow()
-    consents, more = queries.consent_lines(
-        session, staff.tenant_id, queries.ConsentQuery(person_id=subject.id, limit=200), now
+    lines, more = queries.consent_lines(
+        session, staff.tenant_id, consents.ConsentFilter(person_id=subject.id), now, limit=200
     )
     return render_template(
         "console/person.html",
@@ -154,11 +139,11 @@ def person(person_id: str, link_form: LinkAssetForm | None = None, status: int =
         minor=persons.is_minor(subject.birth_date, now.date()),
         guardians=[g for g in subject.guardians if g.erased_at is None],
         wards=queries.wards_of(session, staff.tenant_id, subject.id),
-        consents=consents,
+        consents=lines,
         more_consents=more,
         assets=queries.asset_ids_of(session, staff.tenant_id, subject.id),
         trail=queries.trail(session, staff.tenant_id, person_id=subject.id,
-                            consent_ids=[line.consent.id for line in consents]),
+                            consent_ids=[line.consent.id for line in lines]),
         link_form=link_form or LinkAssetForm(formdata=None),
         unlink_form=ActionForm(formdata=None),
         page_title=subject.name or _("Person"),
@@ -166,7 +151,7 @@ def person(person_id: str, link_form: LinkAssetForm | None = None, status: int =
     ), status
 
 
-@bp.route(f"{PREFIX}/persons/<person_id>/assets", methods=["POST"])
+@pages.route("/persons/<person_id>/assets", methods=["POST"])
 @requires("persons.manage")
 def person_link_asset(person_id: str) -> Any:
     staff = sessions.staff()
@@ -187,7 +172,7 @@ def person_link_asset(person_id: str) -> Any:
     return person(person_id, link_form=form, status=422)
 
 
-@bp.route(f"{PREFIX}/persons/<person_id>/assets/unlink", methods=["POST"])
+@pages.route("/persons/<person_id>/assets/unlink", methods=["POST"])
 @requires("persons.manage")
 def person_unlink_asset(person_id: str) -> Any:
     staff = sessions.staff()

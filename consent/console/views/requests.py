@@ -10,16 +10,17 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from app import keyring
-from app.console import presenters, queries, sessions
-from app.console.blueprint import PREFIX, bp
-from app.console.forms import PersonSearchForm, RequestForm, apply_service_errors
-from app.console.permissions import allowed
-from app.console.sessions import requires
-from app.console.views.persons import search
 from app.db import get_session, utcnow
 from app.errors import NotFound, Unprocessable
 from app.i18n import LOCALE_NAMES, LOCALES
+from app.staff import sessions
+from app.staff.forms import apply_service_errors
+from app.staff.permissions import allowed
+from app.staff.sessions import requires
 from consent import consents, persons, requests, templates
+from consent.console import presenters, queries
+from consent.console.forms import PersonSearchForm, RequestForm
+from consent.console.pages import pages
 from consent.models import ConsentTemplate, Person
 
 
@@ -59,7 +60,7 @@ def _service_errors() -> dict[str, tuple[str, str]]:
     }
 
 
-@bp.route(f"{PREFIX}/requests/new", methods=["GET", "POST"])
+@pages.route("/requests/new", methods=["GET", "POST"])
 @requires("requests.send")
 def request_new() -> Any:
     staff = sessions.staff()
@@ -69,7 +70,7 @@ def request_new() -> Any:
         search_form = PersonSearchForm(request.args)
         text = (search_form.q.data or "").strip()
         valid = not text or search_form.validate()
-        found = search(staff.tenant_id, text) if text and valid else []
+        found = queries.search_persons(session, keyring(), staff.tenant_id, text) if text and valid else []
         return render_template(
             "console/request_person.html", form=search_form, text=text if valid else "", found=found,
             page_title=_("Send a consent request"), active="request",
@@ -121,7 +122,7 @@ def request_new() -> Any:
     ), 422
 
 
-@bp.route(f"{PREFIX}/requests/<request_id>")
+@pages.route("/requests/<request_id>")
 @requires("console.read")
 def request_detail(request_id: str) -> Any:
     staff = sessions.staff()
