@@ -199,11 +199,13 @@ def _wire_domains(app: Flask) -> None:
     The one place where the foundation names the domains (apart from the CLI's list below).
     Receivers run in the order connected.
     """
-    from app import console
+    from app import staff
     from consent import api as consent_api
+    from consent import console as consent_console
     from consent import signals as consent_signals
     from consent import webhooks
     from reports import api as reports_api
+    from reports import console as reports_console
     from reports import services as records
     from signing import gdpr as signing_gdpr
     from signing import pages
@@ -214,12 +216,17 @@ def _wire_domains(app: Flask) -> None:
         simulator.register(app)  # never in production: the configuration refuses it there
     pages.register(app)
     reports_api.register(app, api)
-    console.register(app, api)
+    # The staff console: the foundation's frame first (its navigation entry leads), then each
+    # domain's pages in the domains' order.
+    staff.register(app)
+    consent_console.register(app)
+    reports_console.register(app)
 
     # An audit event queues a webhook delivery, then a PDF record, in its own transaction.
     signals.audit_appended.connect(webhooks.on_audit_event)
     signals.audit_appended.connect(records.on_audit_event)
     consent_signals.sealed_records.connect(records.sealed_ids)
+    consent_signals.records_listed.connect(records.records_of)
     # An erased person's copies in the signing attempts and the records (Art. 17), mirrored by the export.
     consent_signals.exporting.connect(signing_gdpr.export_orders)
     consent_signals.exporting.connect(records.export_records)

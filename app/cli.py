@@ -127,7 +127,7 @@ def user() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def user_create(tenant_slug: str, email: str, role: str, password_stdin: bool) -> None:
     from app.auth import tenant_by_slug
-    from app.staff import create_user
+    from app.staff.accounts import create_user
 
     password = _read_password() if password_stdin else None
     with unit_of_work(_app()) as session:
@@ -156,7 +156,7 @@ def _account_options(command: Any) -> Any:
 @click.option("--role", required=True, type=click.Choice(["dpo", "editor", "viewer"]))
 def user_set_role(tenant_slug: str, email: str, role: str) -> None:
     from app.auth import tenant_by_slug
-    from app.staff import set_role, user_by_email
+    from app.staff.accounts import set_role, user_by_email
 
     with unit_of_work(_app()) as session:
         u = user_by_email(session, tenant_by_slug(session, tenant_slug), email)
@@ -169,7 +169,7 @@ def user_set_role(tenant_slug: str, email: str, role: str) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def user_set_password(tenant_slug: str, email: str, password_stdin: bool) -> None:
     from app.auth import tenant_by_slug
-    from app.staff import set_password, user_by_email
+    from app.staff.accounts import set_password, user_by_email
 
     if not password_stdin:
         raise click.UsageError("give --password-stdin and the password on standard input")
@@ -184,7 +184,7 @@ def user_set_password(tenant_slug: str, email: str, password_stdin: bool) -> Non
 @_account_options
 def user_disable(tenant_slug: str, email: str) -> None:
     from app.auth import tenant_by_slug
-    from app.staff import disable_user, user_by_email
+    from app.staff.accounts import disable_user, user_by_email
 
     with unit_of_work(_app()) as session:
         u = user_by_email(session, tenant_by_slug(session, tenant_slug), email)
@@ -196,7 +196,7 @@ def user_disable(tenant_slug: str, email: str) -> None:
 @_account_options
 def user_enable(tenant_slug: str, email: str) -> None:
     from app.auth import tenant_by_slug
-    from app.staff import enable_user, user_by_email
+    from app.staff.accounts import enable_user, user_by_email
 
     with unit_of_work(_app()) as session:
         u = user_by_email(session, tenant_by_slug(session, tenant_slug), email)
@@ -208,7 +208,7 @@ def user_enable(tenant_slug: str, email: str) -> None:
 @_account_options
 def user_end_sessions(tenant_slug: str, email: str) -> None:
     from app.auth import tenant_by_slug
-    from app.staff import end_user_sessions, user_by_email
+    from app.staff.accounts import end_user_sessions, user_by_email
 
     with unit_of_work(_app()) as session:
         u = user_by_email(session, tenant_by_slug(session, tenant_slug), email)

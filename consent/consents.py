@@ -12,6 +12,7 @@ import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -27,11 +28,47 @@ from consent.queries import get_scoped
 STATUSES = ("pending", "given", "refused", "withdrawn", "revoked", "expired")
 
 
+# --- the one rule for "expired at T", in Python and in SQL -----------------------------
+# A given consent is expired from its ``valid_until`` on; without one (NULL) it is open-ended.
+# The Python function and the SQL expressions below say the same thing; use them, never a copy.
+
+
+def is_expired(status: str, valid_until: datetime | None, at: datetime) -> bool:
+    return status == "given" and valid_until is not None and valid_until <= at
+
+
 def status_at(consent: Consent, now: datetime) -> str:
     """The status shown to callers: ``expired`` is a given consent whose validity has ended."""
-    if consent.status == "given" and consent.valid_until is not None and consent.valid_until <= now:
-        return "expired"
-    return consent.status
+    return "expired" if is_expired(consent.status, consent.valid_until, now) else consent.status
+
+
+def expired_sql(at: datetime) -> sa.ColumnElement[bool]:
+    """:func:`is_expired` as a SQL condition on ``Consent``."""
+    return sa.and_(Consent.status == "given", Consent.valid_until.is_not(None), Consent.valid_until <= at)
+
+
+def active_sql(at: datetime) -> sa.ColumnElement[bool]:
+    """Given and not expired at ``at``: what :func:`status_at` shows as ``given``."""
+    return sa.and_(Consent.status == "given", sa.or_(Consent.valid_until.is_(None), Consent.valid_until > at))
+
+
+def status_sql(at: datetime) -> sa.ColumnElement[str]:
+    """:func:`status_at` as a SQL expression (to count or group by the shown status)."""
+    return sa.case((expired_sql(at), sa.literal("expired")), else_=Consent.status)
+
+
+def has_status_sql(status: str, at: datetime) -> sa.ColumnElement[bool]:
+    """The consents :func:`status_at` shows as ``status`` at ``at``."""
+    if status == "expired":
+        return expired_sql(at)
+    if status == "given":
+        return active_sql(at)
+    return Consent.status == status
+
+
+def expiring_sql(at: datetime, by: datetime) -> sa.ColumnElement[bool]:
+    """Active at ``at`` and expired by ``by``: the consents that are about to end."""
+    return sa.and_(active_sql(at), Consent.valid_until <= by)
 
 
 def get(session: Session, tenant_id: str, consent_id: str) -> Consent:
@@ -40,10 +77,15 @@ def get(session: Session, tenant_id: str, consent_id: str) -> Consent:
 
 @dataclass(frozen=True)
 class ConsentFilter:
+    """What a consent list is narrowed to. ``limit`` and ``cursor`` page the API's list;
+    the console pages its own way over the same :func:`list_query`."""
+
     person_id: str | None = None
     asset_id: str | None = None
-    status: str | None = None
+    status: str | None = None  # as :func:`status_at` shows it
     purpose: str | None = None
+    template: str | None = None
+    expiring_by: datetime | None = None  # active now and ending by then, soonest first
     limit: int = 100
     cursor: str | None = None
 
@@ -65,11 +107,14 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     return at, consent_id
 
 
-def list_page(
-    session: Session, tenant_id: str, flt: ConsentFilter, *, now: datetime
-) -> tuple[list[Consent], str | None]:
-    """Newest first. Purpose and asset coverage live in JSON lists, so they are
-    filtered here rather than in SQL (JSON operators differ between backends)."""
+def list_query(tenant_id: str, flt: ConsentFilter, *, now: datetime) -> sa.Select[Any]:
+    """The one consent list (the API's and the console's): the tenant's consents that ``flt``
+    selects, newest first, or soonest to end first with ``expiring_by``.
+
+    Purposes and assets are JSON lists, whose operators differ between backends: the SQL
+    only narrows them down (a purpose by its quoted key in the JSON text, which reads the
+    same on SQLite and PostgreSQL), and callers check them exactly with :func:`matches`.
+    """
     query = sa.select(Consent).where(Consent.tenant_id == tenant_id)
     if flt.person_id is not None:
         query = query.where(Consent.person_id == flt.person_id)
@@ -78,24 +123,38 @@ def list_page(
             AssetLink.tenant_id == tenant_id, AssetLink.asset_id == flt.asset_id
         )
         query = query.where(Consent.person_id.in_(linked))
-    if flt.status == "expired":
-        query = query.where(Consent.status == "given", Consent.valid_until <= now)
-    elif flt.status == "given":
-        query = query.where(Consent.status == "given", Consent.valid_until > now)
-    elif flt.status is not None:
-        query = query.where(Consent.status == flt.status)
+    if flt.status is not None:
+        query = query.where(has_status_sql(flt.status, now))
+    if flt.template is not None:
+        query = query.where(Consent.template_key == flt.template)
+    if flt.purpose is not None:
+        query = query.where(sa.cast(Consent.purposes, sa.Text).contains(f'"{flt.purpose}"', autoescape=True))
+    if flt.expiring_by is not None:
+        return query.where(expiring_sql(now, flt.expiring_by)).order_by(Consent.valid_until, Consent.id)
+    return query.order_by(Consent.created_at.desc(), Consent.id.desc())
+
+
+def matches(consent: Consent, flt: ConsentFilter) -> bool:
+    """The exact check of what :func:`list_query` narrows down in SQL: purpose and asset coverage."""
+    if flt.purpose is not None and flt.purpose not in (consent.purposes or []):
+        return False
+    return flt.asset_id is None or consent.asset_ids is None or flt.asset_id in consent.asset_ids
+
+
+def list_page(
+    session: Session, tenant_id: str, flt: ConsentFilter, *, now: datetime
+) -> tuple[list[Consent], str | None]:
+    """A page of :func:`list_query` for the API: ``flt.limit`` consents and the cursor of the next page."""
+    query = list_query(tenant_id, flt, now=now)
     if flt.cursor:
         created, consent_id = _decode_cursor(flt.cursor)
         query = query.where(
             sa.or_(Consent.created_at < created, sa.and_(Consent.created_at == created, Consent.id < consent_id))
         )
-    query = query.order_by(Consent.created_at.desc(), Consent.id.desc()).execution_options(yield_per=500)
     items: list[Consent] = []
     more = False
-    for consent in session.scalars(query):
-        if flt.purpose is not None and flt.purpose not in consent.purposes:
-            continue
-        if flt.asset_id is not None and consent.asset_ids is not None and flt.asset_id not in consent.asset_ids:
+    for consent in session.scalars(query.execution_options(yield_per=500)):
+        if not matches(consent, flt):
             continue
         if len(items) == flt.limit:
             more = True

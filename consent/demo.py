@@ -26,7 +26,7 @@ from app.auth import SCOPES, create_tenant
 from app.crypto import sha256_hex
 from app.errors import Forbidden
 from app.models import ApiClient, StaffUser, Tenant
-from app.staff import create_user
+from app.staff.accounts import create_user
 
 SLUG = "demo"
 TENANT_NAME = "Demo Kommun"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -41,3 +42,11 @@ def list_purposes(session: Session, tenant_id: str) -> list[Purpose]:
 
 def purpose_by_key(session: Session, tenant_id: str, key: str) -> Purpose | None:
     return session.scalar(sa.select(Purpose).where(Purpose.tenant_id == tenant_id, Purpose.key == key))
+
+
+def label_in(label: Any, locale: str, fallback: str) -> str:
+    """A purpose's label in ``locale``, else in the first of the other languages that has one, else ``fallback``."""
+    if not isinstance(label, dict):
+        return fallback
+    text = next((label[loc] for loc in (locale, *LOCALES, *label) if label.get(loc)), None)
+    return str(text) if text else fallback

@@ -18,3 +18,6 @@ erasing = _signals.signal("person-erasing")
 #: ``sealed_records.send(session, tenant_id=..., ids=[...], column="consent_id"|"addendum_id")``:
 #: each receiver returns the ids among ``ids`` that have a sealed PDF record (the records domain).
 sealed_records = _signals.signal("sealed-records")
+#: ``records_listed.send(session, tenant_id=..., consent_ids=[...], addendum_ids=[...])``: each
+#: receiver returns the PDF records of those consents and addenda, oldest first (the console's pages).
+records_listed = _signals.signal("records-listed")

@@ -17,6 +17,7 @@ from app.crypto import sha256_hex
 from app.errors import NotFound, Unprocessable
 from app.i18n import LOCALES
 from consent.models import ConsentTemplate, Purpose
+from consent.purposes import label_in
 
 
 @dataclass(frozen=True)
@@ -135,9 +136,4 @@ def purpose_labels(session: Session, tenant_id: str, keys: list[str], locale: st
         sa.select(Purpose.key, Purpose.label).where(Purpose.tenant_id == tenant_id, Purpose.key.in_(keys))
     )
     labels: dict[str, Any] = {key: label for key, label in rows}
-    out: dict[str, str] = {}
-    for key in keys:
-        label = labels.get(key) or {}
-        text = label.get(locale) or next((label[loc] for loc in (*LOCALES, *label) if label.get(loc)), None)
-        out[key] = str(text) if text else key
-    return out
+    return {key: label_in(labels.get(key), locale, key) for key in keys}

@@ -31,6 +31,7 @@ from app.audit import AuditEvent
 from app.crypto import Keyring
 from app.db import new_id
 from app.errors import Conflict, NotFound, Unprocessable
+from consent import consents
 from consent.ids import is_plain_id
 from consent.models import Addendum, Consent
 from consent.webhook_models import Webhook, WebhookDelivery, WebhookExpiryMark
@@ -288,12 +289,7 @@ def notify_expired(session: Session, actor: str, *, now: datetime, limit: int = 
     marked = sa.select(WebhookExpiryMark.consent_id)
     rows = session.execute(
         sa.select(Consent.id, Consent.tenant_id, Consent.person_id, Consent.valid_until)
-        .where(
-            Consent.status == "given",
-            Consent.valid_until.is_not(None),
-            Consent.valid_until <= now,
-            Consent.id.not_in(marked),
-        )
+        .where(consents.expired_sql(now), Consent.id.not_in(marked))
         .order_by(Consent.tenant_id, Consent.valid_until, Consent.id)
         .limit(limit)
     ).all()

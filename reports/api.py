@@ -12,10 +12,10 @@ from app.api_blueprint import Blueprint as ApiBlueprint
 from app.auth import current_caller
 from app.db import get_session
 from app.errors import BadRequest, NotFound, PayloadTooLarge
-from consent.models import Addendum, Consent
+from consent.models import Addendum
 from consent.queries import get_scoped
 from reports import audit_api, services
-from reports.download import pdf_download
+from reports.download import pdf_download, record_pdf_for_consent
 from reports.verification import verify_for_service
 
 blp = ApiBlueprint("records", __name__, description="Sealed PDF records")
@@ -27,15 +27,6 @@ KINDS = {
     "withdrawn": "consent_withdrawn",
     "revoked": "consent_revoked",
 }
-
-
-def record_pdf_for_consent(tenant_id: str, consent_id: str, kind: str | None = None) -> Response:
-    session = get_session()
-    get_scoped(session, Consent, tenant_id, consent_id, "consent")
-    record = services.latest_sealed(session, tenant_id, consent_id=consent_id, kind=kind)
-    if record is None:
-        raise NotFound("This consent has no sealed record yet.")
-    return pdf_download(record, f"samtycke-{consent_id}-{record.kind}.pdf")
 
 
 @blp.route("/consents/<string:consent_id>/record.pdf")

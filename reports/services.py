@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -456,13 +457,16 @@ def latest_sealed(
 
 
 def records_of(
-    session: Session, tenant_id: str, *, consent_id: str | None = None, addendum_id: str | None = None
+    session: Session, *, tenant_id: str, consent_ids: Sequence[str] = (), addendum_ids: Sequence[str] = ()
 ) -> list[Record]:
-    query = sa.select(Record).where(Record.tenant_id == tenant_id)
-    if consent_id is not None:
-        query = query.where(Record.consent_id == consent_id)
-    if addendum_id is not None:
-        query = query.where(Record.addendum_id == addendum_id)
+    """The records of these consents and addenda, oldest first: the answer to the consent pages'
+    ``consent.console.records.records_listed`` (connected in ``create_app``)."""
+    if not consent_ids and not addendum_ids:
+        return []
+    query = sa.select(Record).where(
+        Record.tenant_id == tenant_id,
+        sa.or_(Record.consent_id.in_(list(consent_ids)), Record.addendum_id.in_(list(addendum_ids))),
+    )
     return list(session.scalars(query.order_by(Record.created_at)))
 
 

@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
+from consent import consents
 from consent.models import Addendum, Consent
 from reports.services import trust_roots
 from reports.verify import RecordVerification, verify_record
@@ -25,17 +26,12 @@ def current_status(session: Session, result: RecordVerification, now: datetime) 
     if not result.valid or not result.tenant_id:
         return None
     if result.consent_id:
-        row = session.execute(
-            sa.select(Consent.status, Consent.valid_until).where(
+        status = session.scalar(
+            sa.select(consents.status_sql(now)).where(
                 Consent.id == result.consent_id, Consent.tenant_id == result.tenant_id
             )
-        ).first()
-        if row is None:
-            return "unknown"
-        status, valid_until = row
-        if status == "given" and valid_until is not None and valid_until <= now:
-            return "expired"
-        return str(status)
+        )
+        return "unknown" if status is None else str(status)
     if result.addendum_id:
         addendum_status = session.scalar(
             sa.select(Addendum.status).where(Addendum.id == result.addendum_id, Addendum.tenant_id == result.tenant_id)

@@ -108,7 +108,7 @@ def test_client_create_bad_arguments(app: Flask, cli_env: Path, args: tuple[str,
 
 
 def test_user_create_reads_password_from_stdin(app: Flask, cli_env: Path) -> None:
-    from app.staff import authenticate
+    from app.staff.accounts import authenticate
 
     run("tenant", "create", "kommun", "--name", "Kommunen")
     result = run(
@@ -158,7 +158,7 @@ def _snapshot(app: Flask) -> dict[str, Any]:
 
 
 def test_demo_is_idempotent_and_its_credentials_work(app: Flask, client: FlaskClient, cli_env: Path) -> None:
-    from app.staff import authenticate
+    from app.staff.accounts import authenticate
 
     first = run("demo")
     assert first.exit_code == 0, first.output

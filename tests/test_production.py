@@ -157,7 +157,8 @@ def test_production_fetches_identity_providers_over_https_only(production: dict[
     assert "SAMTYCKE_STAFF_OIDC: discovery_url must be an https:// URL" in message
     https = {**provider, "discovery_url": "https://idp.example/.well-known/openid-configuration"}
     staff_https = {**https, "tenant": "kommun"}
-    assert create_app({**production, "OIDC_PROVIDERS": [https], "STAFF_OIDC": staff_https}).config["ENV"] == "production"
+    started = create_app({**production, "OIDC_PROVIDERS": [https], "STAFF_OIDC": staff_https})
+    assert started.config["ENV"] == "production"
 
 
 def test_production_opens_the_seal_at_start_up(production: dict[str, Any], tmp_path: Path) -> None:

@@ -86,7 +86,7 @@ def make_staff(app: Flask) -> Callable[..., str]:
     from app.auth import create_tenant
     from app.db import transaction
     from app.models import StaffUser, Tenant
-    from app.staff import create_user
+    from app.staff.accounts import create_user
 
     def factory(role: str, slug: str = "acme", email: str | None = None, password: str = PASSWORD) -> str:
         email = email or f"{role}@{slug}.example"

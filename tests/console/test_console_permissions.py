@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from console_helpers import Seed, audit_seq, token_for
 from flask import Flask
 
-from app.console.permissions import MATRIX, ROLES, as_markdown
+from app.staff.permissions import MATRIX, ROLES, as_markdown
 from consent.models import Consent, Person, TenantContact
 
 ROOT = Path(__file__).resolve().parents[2]

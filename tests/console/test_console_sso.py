@@ -38,7 +38,7 @@ def sso_app(make_app: Any, provider: str) -> Flask:
         "client_id": "samtycke-console", "client_secret": "not-so-secret", "tenant": "acme", "label": "Acme ID",
     })
     from app.auth import create_tenant
-    from app.staff import create_user
+    from app.staff.accounts import create_user
 
     with app.app_context(), transaction(app.extensions["samtycke.sessionmaker"]) as session:
         tenant = create_tenant(session, "acme", "Acme")
@@ -107,7 +107,7 @@ def test_single_sign_on_is_absent_unless_configured(client: Any) -> None:
 
 
 def test_a_disabled_account_is_refused_and_its_sso_session_ends(sso_app: Flask) -> None:
-    from app.staff import disable_user
+    from app.staff.accounts import disable_user
 
     client = sso_app.test_client()
     assert _sso(client, "sub-dpo").status_code == 302

@@ -60,7 +60,7 @@ def _assert_masked_only(app: Flask, pdf: bytes) -> dict[str, Any]:
 
 def _viewer(app: Flask, api: Any) -> FlaskClient:
     from app.models import Tenant
-    from app.staff import create_user
+    from app.staff.accounts import create_user
 
     with transaction(app.extensions["samtycke.sessionmaker"]) as s:
         tenant = s.scalar(sa.select(Tenant).where(Tenant.id == api.tenant_id))
