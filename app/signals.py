@@ -16,3 +16,8 @@ _signals = Namespace()
 #: the records domain queues a PDF record for ``consent.given``, the webhook outbox a
 #: delivery; they run before the commit, so what they add commits or rolls back with it.
 audit_appended = _signals.signal("audit-appended")
+
+#: What background work is waiting (``app.jobs.queue_status``; keywords ``session``,
+#: ``tenant_id`` (None: every tenant) and ``now``). Each domain with a queue of rows answers
+#: a list of ``app.jobs.QueueStatus``: records to seal, webhook deliveries to send.
+job_queues = _signals.signal("job-queues")
