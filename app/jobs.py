@@ -306,15 +306,16 @@ def _fresh_connections(**_: Any) -> None:
 def worker_argv(
     app: Flask, *, concurrency: int | None, beat: bool, loglevel: str = "INFO", hostname: str | None = None
 ) -> list[str]:
-    argv = ["worker", f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]
+    argv = [
+        "worker", f"--loglevel={loglevel}", "--without-gossip", "--without-mingle",
+        f"--hostname={hostname or f'samtycke-{os.getpid()}@%h'}",
+    ]
     if concurrency:
         argv.append(f"--concurrency={concurrency}")
     if beat:
         # Beat keeps its schedule in memory: each run claims its period in the database, which is
         # what keeps several beats (or a restarted one) from running a job twice.
         argv += ["--beat", "--scheduler=celery.beat:Scheduler"]
-    if hostname:
-        argv.append(f"--hostname={hostname}")
     return argv
 
 
