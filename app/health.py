@@ -23,6 +23,8 @@ def healthz() -> Response:
 def queue() -> Response:
     """Background work waiting, for the whole service: counts and ages only (no tenant, no id),
     so a monitoring system can alert on a growing queue or a stuck periodic job."""
+    from sqlalchemy.exc import DBAPIError
+
     from app import jobs
     from app.db import transaction, utcnow
 
@@ -31,7 +33,7 @@ def queue() -> Response:
             now = utcnow()
             queues = [q.as_dict() for q in jobs.queue_status(session, tenant_id=None, now=now)]
             runs = jobs.last_runs(session)
-    except Exception:
+    except DBAPIError:
         return problem(503, "Service unavailable", "The database does not answer.", db="unavailable")
     periodic = {
         job: {"every_seconds": seconds, **(runs.get(job) or {"period_start": None, "finished_at": None,

@@ -90,8 +90,13 @@ def celery_settings(config: dict[str, Any], instance_path: str) -> dict[str, Any
     if url:
         settings["broker_url"] = url
         if str(url).startswith(("redis://", "rediss://")):
+            visibility = int(config.get("JOBS_VISIBILITY_TIMEOUT") or 3600)
             settings["broker_transport_options"] = {
-                "visibility_timeout": int(config.get("JOBS_VISIBILITY_TIMEOUT") or 3600),
+                "visibility_timeout": visibility,
+                # Look for messages of dead workers every few seconds (kombu's default: ~100 s), so
+                # one is redelivered soon after its visibility timeout.
+                "unacked_restore_interval": min(10, max(1, visibility // 2)),
+                "unacked_restore_throttle": 1,
                 "socket_connect_timeout": publish_timeout,
                 "socket_timeout": max(publish_timeout, 5.0),
                 "retry_on_timeout": False,
@@ -258,7 +263,7 @@ def queue_status(session: Session, *, tenant_id: str | None, now: datetime) -> l
     from app import signals
 
     found: list[QueueStatus] = []
-    for _receiver, answer in signals.job_queues.send(None, session=session, tenant_id=tenant_id, now=now):
+    for _receiver, answer in signals.job_queues.send(session, tenant_id=tenant_id, now=now):
         found.extend(answer or [])
     return found
 
@@ -323,4 +328,5 @@ def run_worker(app: Flask, *, concurrency: int | None = None, beat: bool = False
     """Work the queue in this process (with its prefork children) until stopped."""
     celery = celery_app(app)
     celery.set_current()
+    logging.getLogger("weasyprint").setLevel(logging.WARNING)  # a line per stylesheet per record otherwise
     celery.worker_main(argv=worker_argv(app, concurrency=concurrency, beat=beat, hostname=hostname))

@@ -62,7 +62,11 @@ class EmbeddedWorker:
                 if not self._stopping.is_set():
                     self.process = subprocess.Popen(self.argv)  # noqa: S603
 
-    def stop(self, *_: Any) -> None:
+    def on_exit(self, server: Any) -> None:
+        """gunicorn's hook when the master exits."""
+        self.stop()
+
+    def stop(self) -> None:
         if os.getpid() != self._owner:
             return  # a forked gunicorn worker calling the hook: only the master owns the process
         self._stopping.set()
@@ -94,7 +98,7 @@ def run(host: str, port: int, workers: int | None = None, threads: int = 1) -> N
     if embedded is not None:
         embedded.start()
     try:
-        _serve(host, port, workers, threads, on_exit=embedded.stop if embedded else None)
+        _serve(host, port, workers, threads, on_exit=embedded.on_exit if embedded else None)
     finally:
         if embedded is not None:
             embedded.stop()

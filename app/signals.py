@@ -17,7 +17,7 @@ _signals = Namespace()
 #: delivery; they run before the commit, so what they add commits or rolls back with it.
 audit_appended = _signals.signal("audit-appended")
 
-#: What background work is waiting (``app.jobs.queue_status``; keywords ``session``,
+#: What background work is waiting (``app.jobs.queue_status``; sender: the ``Session``; keywords
 #: ``tenant_id`` (None: every tenant) and ``now``). Each domain with a queue of rows answers
 #: a list of ``app.jobs.QueueStatus``: records to seal, webhook deliveries to send.
 job_queues = _signals.signal("job-queues")
