@@ -241,6 +241,8 @@ def _wire_domains(app: Flask) -> None:
     consent_tasks.register(app)
     signals.job_queues.connect(records.queue_status)
     signals.job_queues.connect(webhook_sending.queue_status)
+    signals.retry_failed_jobs.connect(records.queue_failed)
+    signals.retry_failed_jobs.connect(webhook_sending.retry_failed)
 
 
 def cli_commands() -> list[click.Command]:

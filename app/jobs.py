@@ -249,6 +249,7 @@ class QueueStatus:
     oldest_pending_seconds: float | None
     failed: int
     retrying: int = 0
+    label: Any = None  # the console's name for this kind of work (translated)
 
     def as_dict(self) -> dict[str, Any]:
         return {

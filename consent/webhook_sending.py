@@ -30,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import sqlalchemy as sa
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import jobs
@@ -332,7 +333,8 @@ def queue_status(session: Session, *, tenant_id: str | None, now: datetime) -> l
     )
     return [
         jobs.QueueStatus(
-            kind="webhook_deliveries", pending=int(pending), failed=int(failed or 0), retrying=int(retrying),
+            kind="webhook_deliveries", label=_l("Webhook deliveries"), pending=int(pending),
+            failed=int(failed or 0), retrying=int(retrying),
             oldest_pending_seconds=(now - oldest).total_seconds() if oldest is not None else None,
         )
     ]

@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app import jobs
@@ -560,13 +561,9 @@ def queue_status(session: Session, *, tenant_id: str | None, now: datetime) -> l
     failed, retrying = session.execute(
         sa.select(sa.func.count(), sa.func.count(Record.next_attempt_at)).where(Record.status == "failed", *where)
     ).one()
-    if oldest is not None and oldest.tzinfo is None:  # an aggregate skips the column's type on SQLite
-        oldest = datetime.fromisoformat(str(oldest)).replace(tzinfo=now.tzinfo)
-    elif isinstance(oldest, str):
-        oldest = datetime.fromisoformat(oldest).replace(tzinfo=now.tzinfo)
     return [
         jobs.QueueStatus(
-            kind="records", pending=int(pending), failed=int(failed), retrying=int(retrying),
+            kind="records", label=_l("PDF records"), pending=int(pending), failed=int(failed), retrying=int(retrying),
             oldest_pending_seconds=(now - oldest).total_seconds() if oldest is not None else None,
         )
     ]

@@ -7,6 +7,7 @@ their own process group, so a test can SIGKILL one with its children, as a machi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -123,10 +124,8 @@ class TcpProxy:
             self._server.close()
             self._server = None
         for conn in self._conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.close()
-            except OSError:
-                pass
         self._conns.clear()
 
     def _accept(self, server: socket.socket) -> None:
@@ -149,10 +148,8 @@ class TcpProxy:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.close()
-                except OSError:
-                    pass
 
 
 @pytest.fixture
