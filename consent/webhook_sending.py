@@ -262,7 +262,7 @@ def due_deliveries(session: Session, *, now: datetime, limit: int = 1000) -> lis
 
 
 def deliver_due(sender: Sender, *, now: datetime | None = None, limit: int = 1000) -> list[Attempt]:
-    """Send every pending delivery that is due (the cron path), a few at a time."""
+    """Send every pending delivery that is due, a few at a time (`samtycke webhooks deliver`)."""
     at = now or utcnow()
     with transaction(sender.sessions) as session:
         ids = due_deliveries(session, now=at, limit=limit)
