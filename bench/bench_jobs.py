@@ -83,10 +83,12 @@ def environment(url: str, instance: Path, queue: str) -> dict[str, str]:
 # --- the subject's polls ----------------------------------------------------------------
 
 
-def measure_polls(url: str, instance: Path, queue: str, signings: int) -> tuple[list[float], list[float]]:
+def measure_polls(
+    url: str, instance: Path, queue: str, signings: int, args_port: int | None
+) -> tuple[list[float], list[float]]:
     from signing.bankid.personnummer import with_check_digit
 
-    port = common.free_port()
+    port = args_port or common.free_port()
     env = environment(url, instance, queue)
     log = (instance.parent / "server.log").open("wb")
     server = subprocess.Popen(
@@ -108,9 +110,11 @@ def measure_polls(url: str, instance: Path, queue: str, signings: int) -> tuple[
             client, secret = create_client(s, tenant, [*SCOPES.split(), "persons:read"])
             client_id = client.client_id
         token = common.get_token(port, client_id, secret)
-        ok(http(port, "POST", "/api/v1/purposes", {"key": "web", "label": {"sv": "Webb", "en": "Web"}}, token), 201)
+        web = {"key": "web", "label": {"sv": "Webb", "nb": "Nett", "en": "Web"}}
+        ok(http(port, "POST", "/api/v1/purposes", web, token), 201)
         ok(http(port, "POST", "/api/v1/consent-templates", {
-            "key": "photo", "title": {"sv": "Bilder"}, "body": {"sv": "Jag samtycker."}, "purposes": ["web"],
+            "key": "photo", "title": {"sv": "Bilder", "nb": "Bilder", "en": "Photos"},
+            "body": {"sv": "Jag samtycker.", "nb": "Jeg samtykker.", "en": "I consent."}, "purposes": ["web"],
             "validity_days": 365}, token), 201)
         pending: list[float] = []
         completing: list[float] = []
@@ -242,6 +246,7 @@ def main() -> None:
     parser.add_argument("--signings", type=int, default=25)
     parser.add_argument("--single", type=int, default=60, help="records sealed by one worker")
     parser.add_argument("--records", type=int, default=500, help="records sealed by two workers")
+    parser.add_argument("--port", type=int, default=None, help="the server's port (default: a free one)")
     args = parser.parse_args()
 
     url = common.recreate_database("samtycke_bench_jobs")
@@ -250,7 +255,7 @@ def main() -> None:
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     common.log(f"database {url.rsplit('/', 1)[1]}, broker {REDIS}, queue {queue}, logs in {folder}")
 
-    pending, completing = measure_polls(url, instance, queue, args.signings)
+    pending, completing = measure_polls(url, instance, queue, args.signings, args.port)
     p50_pending, p50_completing = statistics.median(pending), statistics.median(completing)
 
     from app import create_app

@@ -3,6 +3,12 @@
 The schema comes from the Alembic migrations (never ``create_all``). Between
 tests every table is emptied. Under ``CI=true`` a missing PostgreSQL is a
 failure, not a skip.
+
+Background work (``app.jobs``) runs eagerly in this suite (``JOBS_EAGER``): every task
+queued by a commit runs in the test's process right after that commit, through the real
+task code, so a record is sealed and a webhook sent as soon as the request has answered.
+A test that needs the moment in between takes ``held_jobs`` and runs the held tasks when
+it chooses. Real workers, brokers and beats are exercised in ``tests/jobs/test_jobs_workers.py``.
 """
 
 from __future__ import annotations
