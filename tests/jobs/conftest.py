@@ -153,13 +153,15 @@ class TcpProxy:
 
 
 @pytest.fixture
-def redis_db(request: pytest.FixtureRequest) -> Iterator[int]:
-    """A Redis database of this suite's own, emptied before and after the test."""
+def redis_db() -> Iterator[int]:
+    """A Redis database of this suite's own, one per xdist worker (so one test at a time uses it),
+    emptied before and after the test."""
     if not _redis_up():
         pytest.skip("Redis is not running on 127.0.0.1:6379")
     import redis
 
-    db = REDIS_DBS[hash(request.node.name) % len(REDIS_DBS)]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    db = REDIS_DBS[int(worker.removeprefix("gw") or 0) % (len(REDIS_DBS) - 1)]  # 9 is the benchmark's
     client = redis.Redis(host="127.0.0.1", port=6379, db=db)
     client.flushdb()
     yield db
@@ -181,8 +183,10 @@ class Jobs:
         self.tmp = tmp
         self.queue = queue
         self.workers: list[Worker] = []
+        self.used_amqp = False
 
     def settings(self, broker: str | None, **extra: Any) -> dict[str, Any]:
+        self.used_amqp = self.used_amqp or str(broker).startswith("amqp")
         return {
             "BROKER_URL": broker, "JOBS_QUEUE": self.queue, "JOBS_EAGER": False,
             "JOBS_LEASE_SECONDS": 6, "JOBS_VISIBILITY_TIMEOUT": 5, "JOBS_SWEEP_SECONDS": 2,
@@ -215,6 +219,13 @@ class Jobs:
     def close(self) -> None:
         for worker in self.workers:
             worker.stop()
+        if self.used_amqp:  # RabbitMQ keeps a queue until it is deleted
+            from kombu import Connection
+
+            with Connection(AMQP) as conn:
+                channel = conn.default_channel
+                channel.queue_delete(self.queue)
+                channel.exchange_delete(self.queue)
 
 
 @pytest.fixture
