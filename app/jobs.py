@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -154,15 +155,25 @@ def periodic_jobs(app: Flask) -> list[tuple[str, str, float]]:
 # --- sending ----------------------------------------------------------------------
 
 
+# After a failed publish this process leaves the broker alone for a while: a commit that
+# queues a record and several webhooks must not wait one publish timeout for each.
+BROKER_BACKOFF_SECONDS = 10.0
+
+
 def send(app: Flask, task: str, *args: Any) -> bool:
     """Hand one message to the broker now; False (logged) when it cannot take it."""
     celery = celery_app(app)
+    down_until = getattr(celery, "samtycke_broker_down_until", 0.0)
+    if down_until > time.monotonic():
+        log.info("broker recently unreachable; %s%r is left to the sweep", task, args)
+        return False
     try:
         celery.tasks[task].apply_async(args=args, retry=False)
         return True
     except Exception as exc:  # broker down or slow: the row waits for the sweep
         if celery.conf.task_always_eager:
             raise  # tests: a task's own failure must surface
+        celery.samtycke_broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS  # type: ignore[attr-defined]
         log.warning("could not enqueue %s%r (%s: %s); the sweep will send it", task, args, type(exc).__name__, exc)
         return False
 

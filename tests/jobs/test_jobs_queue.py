@@ -189,4 +189,8 @@ def test_the_publish_gives_up_quickly_when_the_broker_is_down(make_app: Any, api
     began = time.monotonic()
     with web.app_context():
         assert jobs.send(web, "reports.seal_record", "no-such-record") is False
+        # The next messages of this commit (and of the next few seconds) do not wait again.
+        second = time.monotonic()
+        assert jobs.send(web, "consent.deliver_webhook", "no-such-delivery") is False
+        assert time.monotonic() - second < 0.1
     assert time.monotonic() - began < 5
