@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import audit
-from app.crypto import Keyring, sha256_hex
+from app.crypto import Keyring, current_keyring, sha256_hex
 from app.errors import Conflict, Forbidden, Gone, NotFound, Unprocessable
 from app.i18n import LOCALES
 from app.models import Tenant
@@ -116,10 +116,7 @@ def _keyring(keyring: Keyring | None) -> Keyring:
     if keyring is not None:
         return keyring
     # The signing pages may call without one; fall back to the app's (HTTP layer only).
-    from flask import current_app
-
-    found: Keyring = current_app.extensions["samtycke.keyring"]
-    return found
+    return current_keyring()
 
 
 def _person_pn(keyring: Keyring, person: Person | None) -> str | None:

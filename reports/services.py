@@ -22,7 +22,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from app.audit import AuditEvent
-from app.crypto import Keyring
+from app.crypto import Keyring, keyring_of
 from app.db import after_commit, transaction, utcnow
 from app.models import Tenant
 from consent import evidence
@@ -374,7 +374,7 @@ def produce(app: Flask, record_id: str) -> ProduceResult:
             if record is None or record.status == "sealed":
                 return ProduceResult(record_id, record.status if record else "missing")
             try:
-                ctx = build_context(session, app.extensions["samtycke.keyring"], record, app.config["BASE_URL"])
+                ctx = build_context(session, keyring_of(app), record, app.config["BASE_URL"])
             except RecordError as exc:
                 return _fail(factory, record_id, str(exc))
             except Exception as exc:  # a bug here must still leave the record visibly failed, not pending

@@ -12,8 +12,8 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from app import limiter
 from app.db import get_session, utcnow
+from app.extensions import limiter
 from app.models import StaffUser, Tenant
 from app.staff import sessions, sso
 from app.staff.accounts import authenticate_all

@@ -8,7 +8,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from app import keyring
+from app.crypto import current_keyring
 from app.db import get_session, utcnow
 from app.errors import Conflict, Unprocessable
 from app.i18n import LOCALE_NAMES, LOCALES
@@ -71,7 +71,7 @@ def addendum_send() -> Any:
     if form.validate():
         try:
             created, _signer = addenda.create(
-                get_session(), keyring(), staff.tenant_id, staff.actor,
+                get_session(), current_keyring(), staff.tenant_id, staff.actor,
                 addenda.AddendumInput(
                     kind=form.kind.data, signer_name=form.signer_name.data.strip(),
                     signer_email=(form.signer_email.data or "").strip() or None,

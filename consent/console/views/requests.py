@@ -9,7 +9,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from app import keyring
+from app.crypto import current_keyring
 from app.db import get_session, utcnow
 from app.errors import NotFound, Unprocessable
 from app.i18n import LOCALE_NAMES, LOCALES
@@ -70,7 +70,7 @@ def request_new() -> Any:
         search_form = PersonSearchForm(request.args)
         text = (search_form.q.data or "").strip()
         valid = not text or search_form.validate()
-        found = queries.search_persons(session, keyring(), staff.tenant_id, text) if text and valid else []
+        found = queries.search_persons(session, current_keyring(), staff.tenant_id, text) if text and valid else []
         return render_template(
             "console/request_person.html", form=search_form, text=text if valid else "", found=found,
             page_title=_("Send a consent request"), active="request",
@@ -102,7 +102,7 @@ def request_new() -> Any:
     if valid:
         try:
             created = requests.create(
-                session, keyring(), staff.tenant_id, staff.actor,
+                session, current_keyring(), staff.tenant_id, staff.actor,
                 requests.RequestInput(
                     person_id=person.id, template_key=template.key, purposes=list(form.purposes.data or []),
                     asset_ids=form.asset_ids(),
