@@ -44,7 +44,7 @@ from app import audit
 from app.audit import Anchor, AnchorProblem, ChainVerification, Proof
 from app.db import transaction, utcnow
 from app.models import Tenant
-from reports import services
+from reports import keys
 from reports.errors import AnchorError, RecordError
 from reports.models import AuditCheckpoint, Record
 from reports.verify import sealed_audit_event_hash, verify_detached, verify_record
@@ -73,9 +73,9 @@ def anchoring(app: Flask) -> Anchoring:
     return Anchoring(
         directory=Path(directory),
         interval=timedelta(seconds=int(app.config.get("AUDIT_CHECKPOINT_SECONDS", 3600))),
-        sealer=lambda: services.sealer(app),
-        trust_roots=lambda: services.trust_roots(app),
-        seal_certificate=lambda: services.seal_certificate(app),
+        sealer=lambda: keys.sealer(app),
+        trust_roots=lambda: keys.trust_roots(app),
+        seal_certificate=lambda: keys.seal_certificate(app),
     )
 
 

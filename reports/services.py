@@ -28,6 +28,7 @@ from app.models import Tenant
 from consent import evidence
 from consent.gdpr import PersonScope
 from consent.models import Addendum, Consent, ConsentTemplate, Person, Purpose, Signature
+from reports.anchors import checkpoint_after_seal, remember_sealed
 from reports.context import (
     PurposeInfo,
     RecordContext,
@@ -37,6 +38,7 @@ from reports.context import (
     TenantInfo,
 )
 from reports.errors import RecordError
+from reports.keys import sealer
 from reports.models import Record
 
 log = logging.getLogger(__name__)
@@ -294,68 +296,6 @@ def _addendum_context(
 # --- producing ---------------------------------------------------------------
 
 
-def sealer(app: Flask) -> Any:
-    """One sealer per process (it caches the parsed key)."""
-    cached = app.extensions.get("samtycke.sealer")
-    if cached is None:
-        from pathlib import Path
-
-        from reports.pki import ensure_local_pki
-        from reports.seal import Sealer
-
-        if app.config.get("SEAL_PKCS12"):
-            cached = Sealer.from_pkcs12(
-                Path(app.config["SEAL_PKCS12"]), app.config.get("SEAL_PKCS12_PASSWORD"), app.config["TSA_URL"]
-            )
-        else:
-            pki = ensure_local_pki(Path(app.instance_path) / "pki", app.config["BASE_URL"])
-            cached = Sealer.from_local_pki(pki)
-        app.extensions["samtycke.sealer"] = cached
-    return cached
-
-
-def trust_roots(app: Flask) -> list[Any]:
-    cached = app.extensions.get("samtycke.trust_roots")
-    if cached is None:
-        from pathlib import Path
-
-        from cryptography.hazmat.primitives.serialization import pkcs12
-
-        if app.config.get("SEAL_PKCS12"):
-            password = app.config.get("SEAL_PKCS12_PASSWORD")
-            _key, cert, chain = pkcs12.load_key_and_certificates(
-                Path(app.config["SEAL_PKCS12"]).read_bytes(), password.encode() if password else None
-            )
-            cached = list(chain or []) or [cert]
-        else:
-            from reports.pki import ensure_local_pki
-
-            cached = ensure_local_pki(Path(app.instance_path) / "pki", app.config["BASE_URL"]).trust_roots
-        app.extensions["samtycke.trust_roots"] = cached
-    return list(cached)
-
-
-def seal_certificate(app: Flask) -> Any:
-    """The seal certificate: audit checkpoints count only when signed with its subject."""
-    cached = app.extensions.get("samtycke.seal_certificate")
-    if cached is None:
-        from pathlib import Path
-
-        from cryptography.hazmat.primitives.serialization import pkcs12
-
-        if app.config.get("SEAL_PKCS12"):
-            password = app.config.get("SEAL_PKCS12_PASSWORD")
-            _key, cached, _chain = pkcs12.load_key_and_certificates(
-                Path(app.config["SEAL_PKCS12"]).read_bytes(), password.encode() if password else None
-            )
-        else:
-            from reports.pki import ensure_local_pki
-
-            cached = ensure_local_pki(Path(app.instance_path) / "pki", app.config["BASE_URL"]).seal_cert
-        app.extensions["samtycke.seal_certificate"] = cached
-    return cached
-
-
 @dataclass(frozen=True)
 class ProduceResult:
     record_id: str
@@ -404,8 +344,6 @@ def produce(app: Flask, record_id: str) -> ProduceResult:
             record.attempts += 1
             record.last_attempt_at = utcnow()
             tenant_id = record.tenant_id
-        from reports.anchors import checkpoint_after_seal, remember_sealed
-
         remember_sealed(app, tenant_id, record_id, sealed, ctx.audit_event_hash)
         # A natural point to anchor the audit chain: the record just sealed holds its event's hash.
         checkpoint_after_seal(app, tenant_id)
