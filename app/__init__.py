@@ -15,7 +15,7 @@ from app import errors, signals
 from app.crypto import install_keyring
 from app.db import make_engine, make_sessionmaker
 from app.extensions import api, babel, csrf, limiter
-from app.i18n import DEFAULT_LOCALE, LOCALE_NAMES, LOCALES, select_locale
+from app.i18n import DEFAULT_LOCALE, LOCALE_NAMES, LOCALES, current_locale, select_locale
 from app.json_input import JSONProvider
 
 log = logging.getLogger(__name__)
@@ -172,9 +172,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
-        from flask_babel import get_locale
-
-        return {"current_locale": str(get_locale() or "sv"), "locales": LOCALES, "locale_names": LOCALE_NAMES}
+        return {"current_locale": current_locale(), "locales": LOCALES, "locale_names": LOCALE_NAMES}
 
     return app
 

@@ -18,10 +18,11 @@ from app.crypto import sha256_hex
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.models import StaffSession, StaffUser, Tenant
+from app.staff.permissions import ROLES
+from app.text import EMAIL_PATTERN
 
-ROLES = ("dpo", "editor", "viewer")
 _hasher = PasswordHasher()
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(EMAIL_PATTERN)
 # Verified against when the e-mail is unknown, so timing does not reveal accounts.
 _DUMMY_HASH = _hasher.hash("not a real password")
 
