@@ -239,6 +239,24 @@ def _end_all_sessions(session: Session, user: StaffUser, reason: str) -> int:
 
 # --- account changes (each ends the account's sessions) -------------------------------
 
+def enabled_users(session: Session, user_ids: list[str]) -> list[StaffUser]:
+    """The accounts with these ids that are not disabled (a sign-in waiting for its organisation)."""
+    return list(session.scalars(
+        sa.select(StaffUser).where(StaffUser.id.in_(user_ids), StaffUser.disabled_at.is_(None))
+    ))
+
+
+def tenant_choices(session: Session, users: list[StaffUser]) -> list[tuple[str, str]]:
+    """(user id, organisation name) for each account, by organisation name: whom to sign in as."""
+    names = {
+        tenant_id: name
+        for tenant_id, name in session.execute(
+            sa.select(Tenant.id, Tenant.name).where(Tenant.id.in_([u.tenant_id for u in users]))
+        )
+    }
+    return sorted(((u.id, names[u.tenant_id]) for u in users), key=lambda pair: pair[1].casefold())
+
+
 def user_by_email(session: Session, tenant: Tenant, email: str) -> StaffUser:
     user = session.scalar(
         sa.select(StaffUser).where(StaffUser.tenant_id == tenant.id, StaffUser.email == email.strip().lower())

@@ -103,6 +103,12 @@ def wards_of(session: Session, tenant_id: str, guardian_id: str) -> list[Person]
     )
 
 
+def person_in_tenant(session: Session, tenant_id: str, person_id: str) -> Person | None:
+    """A person of this tenant, erased or not (the console names erased persons too), else None."""
+    person = session.get(Person, person_id)
+    return person if person is not None and person.tenant_id == tenant_id else None
+
+
 def names_of(session: Session, tenant_id: str, person_ids: Sequence[str | None]) -> dict[str, str | None]:
     ids = sorted({pid for pid in person_ids if pid})
     if not ids:

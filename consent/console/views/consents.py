@@ -24,7 +24,6 @@ from consent.console.forms import ConsentFilterForm, RevokeForm, WithdrawForm
 from consent.console.labels import STATUS_LABELS
 from consent.console.pages import pages
 from consent.console.records import records_for
-from consent.models import Person
 
 PAGE = 50
 # Ending a consent cannot be undone, so each way of ending it has its own confirmation page
@@ -69,8 +68,8 @@ def consents_list() -> Any:
     person_id = request.args.get("person") or None
     person = None
     if person_id:
-        person = session.get(Person, person_id)
-        if person is None or person.tenant_id != staff.tenant_id:
+        person = queries.person_in_tenant(session, staff.tenant_id, person_id)
+        if person is None:
             raise NotFound(_("No such person."))
     now = utcnow()
     flt = consents.ConsentFilter(
@@ -96,7 +95,7 @@ def _detail(consent_id: str) -> Any:
     locale = current_locale()
     signers = queries.signers_of_consent(session, staff.tenant_id, consent.id)
     names = queries.names_of(session, staff.tenant_id, [consent.person_id, *[s.person_id for s in signers]])
-    person = session.get(Person, consent.person_id)
+    person = queries.person_in_tenant(session, staff.tenant_id, consent.person_id)
     records = records_for(session, staff.tenant_id, consent_ids=[consent.id])
     shown = consents.status_at(consent, now)
     return render_template(
