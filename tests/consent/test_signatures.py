@@ -27,7 +27,7 @@ from consent_b_helpers import (
 )
 from cryptography.exceptions import InvalidTag
 
-from app import audit, create_app
+from app import audit_verify, create_app
 from app.audit import AuditEvent
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, Gone, NotFound, Unprocessable
@@ -449,4 +449,4 @@ def test_two_concurrent_recordings_make_exactly_one_signature(app: Any, acme: An
     assert audit_types(app, acme.tenant_id).count("signature.recorded") == 1
     assert audit_types(app, acme.tenant_id).count("consent.given") == 1
     with tx(app) as s:
-        assert audit.verify(s, acme.tenant_id).ok
+        assert audit_verify.verify(s, acme.tenant_id).ok
