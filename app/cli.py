@@ -1,4 +1,4 @@
-"""The ``samtycke`` command (CONTRACT.md, "Set-up and CLI").
+"""The ``samtycke`` command: the foundation's groups (tenants, clients, staff users, demo, serve), then each domain's.
 
 Each command is one unit of work: services flush, the wrapper commits.
 """
