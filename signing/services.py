@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.crypto import Keyring, sha256_hex
 from app.errors import Conflict, DomainError, Unprocessable
-from consent import signatures
+from consent import signatures, signed_text
 from consent.models import Signature, Signer
 from consent.signatures import SigningView, VerifiedIdentity
 from reports import services as records
@@ -195,7 +195,7 @@ def prepare_attempt(
     """The text to sign is the one the page showed: the same link, the same language choice."""
     view = open_link(session, keyring, token, locale=locale, now=now, preferred=preferred).view
     chosen = purposes_to_sign(view, purposes)
-    text = signatures.visible_text(view, chosen)
+    text = signed_text.visible_text(view, chosen)
     return Attempt(view, chosen, text, live_orders(session, view.signer_id))
 
 
