@@ -18,7 +18,7 @@ from app import audit
 from app.crypto import Keyring, sha256_hex
 from app.db import new_id
 from app.errors import Conflict, Unprocessable
-from app.i18n import LOCALES
+from app.i18n import DEFAULT_LOCALE, LOCALES
 from consent import personal_numbers, requests
 from consent.models import Addendum, Signer
 from consent.queries import get_scoped
@@ -52,7 +52,7 @@ class AddendumInput:
     signer_name: str
     signer_email: str | None = None
     signer_personal_number: str | None = None
-    locale: str = "sv"
+    locale: str = DEFAULT_LOCALE
 
 
 def _invalid(field: str, message: str) -> Unprocessable:

@@ -14,7 +14,7 @@ from app.api_fields import Email, ProblemSchema, StrictSchema, Text
 from app.auth import current_caller
 from app.crypto import current_keyring
 from app.db import get_session, utcnow
-from app.i18n import LOCALES
+from app.i18n import DEFAULT_LOCALE, LOCALES
 from consent import addenda
 from consent.api.fields import PersonalNumber
 from consent.api.requests import signing_links
@@ -33,7 +33,7 @@ class AddendumCreateSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.Length(min=1, max=64),
                          metadata={"example": "transcription-transfer"})
     signer = fields.Nested(AddendumSignerCreateSchema, required=True)
-    locale = fields.String(load_default="sv", validate=validate.OneOf(LOCALES))
+    locale = fields.String(load_default=DEFAULT_LOCALE, validate=validate.OneOf(LOCALES))
 
 
 class AddendumSignerSchema(ma.Schema):
