@@ -34,7 +34,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import jobs
-from app.crypto import Keyring
+from app.crypto import Keyring, keyring_of
 from app.db import transaction, utcnow
 from consent.webhook_models import Webhook, WebhookDelivery
 
@@ -149,7 +149,7 @@ class Sender:
     def from_app(cls, app: Flask) -> Sender:
         return cls(
             app.extensions["samtycke.sessionmaker"],
-            app.extensions["samtycke.keyring"],
+            keyring_of(app),
             app.config.get("ENV") == "production",
         )
 

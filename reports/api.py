@@ -14,7 +14,7 @@ from app.db import get_session
 from app.errors import BadRequest, NotFound, PayloadTooLarge
 from consent.models import Addendum
 from consent.queries import get_scoped
-from reports import audit_api, services
+from reports import audit_api, keys, services
 from reports.download import pdf_download, record_pdf_for_consent
 from reports.verification import verify_for_service
 
@@ -103,7 +103,7 @@ def verify_page() -> Any:
 def ca_certificate() -> Response:
     from cryptography.hazmat.primitives import serialization
 
-    pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in services.trust_roots(current_app))
+    pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in keys.trust_roots(current_app))
     return Response(pem, mimetype="application/x-pem-file")
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from consent import consents
 from consent.models import Addendum, Consent
-from reports.services import trust_roots
+from reports.keys import trust_roots
 from reports.verify import RecordVerification, verify_record
 
 

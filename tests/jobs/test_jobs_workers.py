@@ -26,7 +26,7 @@ from flask import Flask
 from app.audit import AuditEvent
 from app.db import transaction, utcnow
 from app.models import JobRun
-from consent import signatures
+from consent import signatures, signed_text
 from consent.models import Signer
 from consent.webhook_models import WebhookDelivery
 from reports.models import Record
@@ -58,7 +58,7 @@ def sign(web: Flask, signer_id: str) -> None:
         view = signatures.signing_view(s, signer, locale="sv", now=utcnow())
         signatures.record_signature(
             s, web.extensions["samtycke.keyring"], signer_id=signer_id, identity=identity, purposes=["web"],
-            visible_text=signatures.visible_text(view, ["web"]), at=utcnow(),
+            visible_text=signed_text.visible_text(view, ["web"]), at=utcnow(),
         )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from app import keyring
+from app.crypto import current_keyring
 from app.db import get_session, utcnow
 from app.staff import sessions
 from app.staff.sessions import requires
@@ -25,7 +25,7 @@ def gdpr_home() -> Any:
     form = PersonSearchForm(request.args)
     text = (form.q.data or "").strip()
     valid = not text or form.validate()
-    found = queries.search_persons(get_session(), keyring(), staff.tenant_id, text) if text and valid else []
+    found = queries.search_persons(get_session(), current_keyring(), staff.tenant_id, text) if text and valid else []
     return render_template(
         "console/gdpr.html", form=form, text=text if valid else "", found=found, page_title=_("GDPR requests"),
         active="gdpr",
@@ -36,7 +36,7 @@ def gdpr_home() -> Any:
 @requires("persons.export")
 def gdpr_export(person_id: str) -> Response:
     staff = sessions.staff()
-    data = gdpr.export_person(get_session(), keyring(), staff.tenant_id, person_id, staff.actor)
+    data = gdpr.export_person(get_session(), current_keyring(), staff.tenant_id, person_id, staff.actor)
     body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
     response = Response(body, mimetype="application/json")
     response.headers["Content-Disposition"] = f'attachment; filename="person-{person_id}.json"'
@@ -65,6 +65,6 @@ def gdpr_erase(person_id: str) -> Any:
     form = EraseForm()
     if not form.validate():
         return _erase_page(person_id, form, 422)
-    gdpr.erase_person(get_session(), keyring(), staff.tenant_id, person_id, staff.actor)
+    gdpr.erase_person(get_session(), current_keyring(), staff.tenant_id, person_id, staff.actor)
     flash(_("The person's personal data has been erased. Linked assets now answer “not allowed”."), "ok")
     return redirect(url_for("console.gdpr"))
