@@ -192,9 +192,46 @@ def build(overrides: dict[str, Any] | None) -> dict[str, Any]:
         if not config.get(key):
             raise ConfigError(f"{key} is not configured")
     check_rate_limit("VERIFY_RATE_LIMIT", str(config.get("VERIFY_RATE_LIMIT")))
+    check_identity_providers(config)
     if config.get("ENV") == "production":
         check_production(config)
     return config
+
+
+# What each identity provider setting must name; the rest (label, scope, ...) has defaults.
+STAFF_OIDC_KEYS = ("discovery_url", "client_id", "client_secret", "tenant")
+OIDC_PROVIDER_KEYS = ("name", "discovery_url", "client_id", "client_secret")
+
+
+def check_identity_providers(config: Mapping[str, Any]) -> None:
+    """A provider missing a key would fail at start-up with a bare KeyError, or at the first
+    sign-in with a 500; name the setting and the keys instead."""
+    problems: list[str] = []
+    staff = config.get("STAFF_OIDC")
+    if staff is not None:
+        if not isinstance(staff, Mapping):
+            problems.append("SAMTYCKE_STAFF_OIDC must be a JSON object")
+        else:
+            problems += _lacking("SAMTYCKE_STAFF_OIDC", staff, STAFF_OIDC_KEYS)
+    providers = config.get("OIDC_PROVIDERS") or []
+    if not isinstance(providers, list):
+        problems.append("SAMTYCKE_OIDC_PROVIDERS must be a JSON list")
+        providers = []
+    for i, provider in enumerate(providers):
+        where = f"SAMTYCKE_OIDC_PROVIDERS[{i}]"
+        if not isinstance(provider, Mapping):
+            problems.append(f"{where} must be a JSON object")
+        else:
+            problems += _lacking(where, provider, OIDC_PROVIDER_KEYS)
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
+def _lacking(where: str, settings: Mapping[str, Any], keys: tuple[str, ...]) -> list[str]:
+    missing = [key for key in keys if not isinstance(settings.get(key), str) or not settings[key].strip()]
+    if not missing:
+        return []
+    return [f"{where} lacks {', '.join(repr(k) for k in missing)} (each a non-empty string)"]
 
 
 def _is_https_url(value: str) -> bool:
