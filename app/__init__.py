@@ -6,29 +6,20 @@ import logging
 from typing import Any
 
 import click
-import sqlalchemy as sa
 from flask import Flask, Response, current_app, g, request
-from flask_babel import Babel
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_smorest import Api
-from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import config as config_module
 from app import errors, signals
+from app.crypto import install_keyring
 from app.db import make_engine, make_sessionmaker
-from app.i18n import DEFAULT_LOCALE, LOCALE_NAMES, LOCALES, select_locale
+from app.extensions import api, babel, csrf, limiter
+from app.i18n import DEFAULT_LOCALE, LOCALE_NAMES, LOCALES, current_locale, select_locale
 from app.json_input import JSONProvider
 
 log = logging.getLogger(__name__)
 
-
-babel = Babel()
-csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
-api = Api()
 
 def _security_headers(response: Response) -> Response:
     headers = response.headers
@@ -151,12 +142,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["samtycke.engine"] = engine
     app.extensions["samtycke.sessionmaker"] = make_sessionmaker(engine)
 
-    from app.crypto import Keyring, bind_column_keyring
-
-    app.extensions["samtycke.keyring"] = Keyring(settings["DATA_KEY"])
-    # Encrypted columns find their key through this app's engine, so another app
-    # in the same process (another DATA_KEY) never reads or writes with it.
-    bind_column_keyring(engine, app.extensions["samtycke.keyring"])
+    install_keyring(app, settings["DATA_KEY"], engine)
 
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
@@ -186,9 +172,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
-        from flask_babel import get_locale
-
-        return {"current_locale": str(get_locale() or "sv"), "locales": LOCALES, "locale_names": LOCALE_NAMES}
+        return {"current_locale": current_locale(), "locales": LOCALES, "locale_names": LOCALE_NAMES}
 
     return app
 
@@ -242,15 +226,3 @@ def cli_commands() -> list[click.Command]:
 
     return [*schema_cli.COMMANDS, *consent_cli.COMMANDS, *reports_cli.COMMANDS]
 
-
-def keyring() -> Any:
-    return current_app.extensions["samtycke.keyring"]
-
-
-def ping_database(app: Flask) -> bool:
-    try:
-        with app.extensions["samtycke.engine"].connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        return True
-    except Exception:
-        return False

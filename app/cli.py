@@ -1,4 +1,4 @@
-"""The ``samtycke`` command (CONTRACT.md, "Set-up and CLI").
+"""The ``samtycke`` command: the foundation's groups (tenants, clients, staff users, demo, serve), then each domain's.
 
 Each command is one unit of work: services flush, the wrapper commits.
 """
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app import cli_commands, create_app
 from app.errors import DomainError
+from app.staff.permissions import ROLES
 
 
 def _app() -> Flask:
@@ -123,7 +124,7 @@ def user() -> None:
 @user.command("create", help="Create a staff account; the password is read from standard input.")
 @click.option("--tenant", "tenant_slug", required=True)
 @click.option("--email", required=True)
-@click.option("--role", required=True, type=click.Choice(["dpo", "editor", "viewer"]))
+@click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def user_create(tenant_slug: str, email: str, role: str, password_stdin: bool) -> None:
     from app.auth import tenant_by_slug
@@ -153,7 +154,7 @@ def _account_options(command: Any) -> Any:
 
 @user.command("set-role", help="Give a staff account another role; its sessions end.")
 @_account_options
-@click.option("--role", required=True, type=click.Choice(["dpo", "editor", "viewer"]))
+@click.option("--role", required=True, type=click.Choice(ROLES))
 def user_set_role(tenant_slug: str, email: str, role: str) -> None:
     from app.auth import tenant_by_slug
     from app.staff.accounts import set_role, user_by_email

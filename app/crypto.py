@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import Flask, current_app
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.types import TypeDecorator
 
@@ -76,6 +77,31 @@ class Keyring:
         """The signing-link token, re-derivable so the link can be shown again; only its hash is stored."""
         mac = hmac.new(self._link_key, f"signer:{signer_id}".encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+_EXTENSION = "samtycke.keyring"
+
+
+def install_keyring(app: Flask, data_key: str, engine: Engine) -> Keyring:
+    """Give ``app`` its keyring, and bind it to the app's engine for the encrypted columns."""
+    keyring = Keyring(data_key)
+    app.extensions[_EXTENSION] = keyring
+    # Encrypted columns find their key through this app's engine, so another app
+    # in the same process (another DATA_KEY) never reads or writes with it.
+    bind_column_keyring(engine, keyring)
+    return keyring
+
+
+def keyring_of(app: Flask) -> Keyring:
+    """The app's keyring, for code that holds the app (CLI, jobs, threads)."""
+    found: Keyring = app.extensions[_EXTENSION]
+    return found
+
+
+def current_keyring() -> Keyring:
+    """The keyring of the app handling this request or app context."""
+    found: Keyring = current_app.extensions[_EXTENSION]
+    return found
 
 
 def sha256_hex(value: str | bytes) -> str:

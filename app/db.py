@@ -1,8 +1,8 @@
 """Database: declarative base, engine and the request-scoped session.
 
 Services receive a ``Session`` and only ``flush()``; the one commit per request
-or CLI command happens in :func:`app.db.commit_or_rollback` (wired in
-``create_app``) or in the CLI's transaction wrapper.
+or CLI command happens in the factory's after-request hook (``_finish_transaction`` in
+``app/__init__.py``) or in :func:`transaction`, the CLI's and the jobs' wrapper.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from app.errors import problem
@@ -11,11 +12,18 @@ blueprint = Blueprint("health", __name__)
 
 @blueprint.get("/healthz")
 def healthz() -> Response:
-    from app import ping_database
-
     if ping_database(current_app):
         return jsonify(status="ok", db="ok")
     return problem(503, "Service unavailable", "The database does not answer.", db="unavailable")
+
+
+def ping_database(app: Flask) -> bool:
+    try:
+        with app.extensions["samtycke.engine"].connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return True
+    except Exception:
+        return False
 
 
 def init_app(app: Flask) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 from flask import g, request
+from flask_babel import get_locale
 
 Locale = Literal["sv", "nb", "en"]
 LOCALES: tuple[str, ...] = get_args(Locale)
@@ -13,6 +14,11 @@ DEFAULT_LOCALE = "sv"
 LOCALE_NAMES = {"sv": "Svenska", "nb": "Norsk bokmål", "en": "English"}
 # Accept-Language tags that mean Norwegian Bokmål for our purposes.
 _LOCALE_ALIASES = {"no": "nb", "nn": "nb", "nb": "nb", "sv": "sv", "en": "en"}
+
+
+def current_locale() -> str:
+    """The language this request speaks (as ``select_locale`` chose it)."""
+    return str(get_locale() or DEFAULT_LOCALE)
 
 
 def select_locale() -> str:

@@ -13,6 +13,9 @@ import re
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
+# An e-mail address as staff accounts and console forms take it: something@domain.tld, no spaces.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
 CONTROL_CHARACTERS = "Must not contain control characters."
 INVALID_UNICODE = "Must be valid Unicode text."
 

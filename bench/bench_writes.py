@@ -66,7 +66,7 @@ def seed_tenants(url: str, count: int) -> list[tuple[str, str, str]]:
 
 def verify_chains(url: str) -> list[tuple[str, bool, int, int]]:
     """Per tenant: (slug, chain intact, events, persons)."""
-    from app import audit
+    from app import audit_verify
     from app.db import transaction
     from app.models import Tenant
     from consent.models import Person
@@ -75,7 +75,7 @@ def verify_chains(url: str) -> list[tuple[str, bool, int, int]]:
     found = []
     with app.app_context(), transaction(app.extensions["samtycke.sessionmaker"]) as s:
         for tenant in s.scalars(sa.select(Tenant).order_by(Tenant.slug)):
-            check = audit.verify(s, tenant.id)
+            check = audit_verify.verify(s, tenant.id)
             persons = s.scalar(sa.select(sa.func.count()).select_from(Person).where(Person.tenant_id == tenant.id))
             found.append((tenant.slug, check.ok, check.events, int(persons or 0)))
     app.extensions["samtycke.engine"].dispose()

@@ -18,8 +18,8 @@ from app import audit
 from app.crypto import Keyring, sha256_hex
 from app.db import new_id
 from app.errors import Conflict, Unprocessable
-from app.i18n import LOCALES
-from consent import personal_numbers
+from app.i18n import DEFAULT_LOCALE, LOCALES
+from consent import personal_numbers, requests
 from consent.models import Addendum, Signer
 from consent.queries import get_scoped
 from consent.templates import text_hash
@@ -52,7 +52,7 @@ class AddendumInput:
     signer_name: str
     signer_email: str | None = None
     signer_personal_number: str | None = None
-    locale: str = "sv"
+    locale: str = DEFAULT_LOCALE
 
 
 def _invalid(field: str, message: str) -> Unprocessable:
@@ -155,13 +155,7 @@ def revoke(session: Session, tenant_id: str, actor: str, addendum_id: str, *, no
     addendum.status = "revoked"
     addendum.revoked_at = now
     addendum.revoked_by = actor
-    # An unsigned link dies with the addendum.
-    session.execute(
-        sa.update(Signer)
-        .where(Signer.addendum_id == addendum.id, Signer.status == "pending", Signer.expires_at > now)
-        .values(expires_at=now)
-        .execution_options(synchronize_session="fetch")
-    )
+    requests.end_pending_links(session, now, addendum_id=addendum.id)
     session.flush()
     audit.append(session, tenant_id, "addendum.revoked", actor, {"addendum_id": addendum.id})
     return addendum

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.bounds import storable_instant
 from app.errors import BadRequest, Conflict, Unprocessable
-from consent import signals
+from consent import requests, signals
 from consent.ids import is_plain_id
-from consent.models import AssetLink, Consent, Signer
+from consent.models import AssetLink, Consent
 from consent.queries import get_scoped
 
 STATUSES = ("pending", "given", "refused", "withdrawn", "revoked", "expired")
@@ -219,12 +219,7 @@ def revoke(session: Session, tenant_id: str, actor: str, consent_id: str, *, rea
     consent.status = "revoked"
     consent.revoked_at = now
     consent.revoke_reason = reason.strip()
-    session.execute(
-        sa.update(Signer)
-        .where(Signer.consent_id == consent.id, Signer.status == "pending", Signer.expires_at > now)
-        .values(expires_at=now)
-        .execution_options(synchronize_session="fetch")
-    )
+    requests.end_pending_links(session, now, consent_id=consent.id)
     session.flush()
     audit.append(session, tenant_id, "consent.revoked", actor, {"consent_id": consent.id})
     return consent

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.auth import SCOPES, create_tenant
-from app.crypto import sha256_hex
+from app.crypto import keyring_of, sha256_hex
 from app.errors import Forbidden
 from app.models import ApiClient, StaffUser, Tenant
 from app.staff.accounts import create_user
@@ -200,7 +200,7 @@ def seed_demo(session: Session, app: Flask) -> str:
     creds = _credentials(Path(app.instance_path))
     tenant = _tenant(session)
     _purposes_and_template(session, tenant.id)
-    _persons_and_links(session, app.extensions["samtycke.keyring"], tenant.id)
+    _persons_and_links(session, keyring_of(app), tenant.id)
     _staff(session, tenant, creds["password"])
     _client(session, tenant, creds["client_id"], creds["client_secret"])
     return _instructions(app, creds)

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app import audit
-from app.audit import StoredEvent
+from app.audit_queries import StoredEvent, ref_text, stored_events
 from app.crypto import Keyring
 from app.db import utcnow
 from consent import consents as consent_service
@@ -345,9 +345,9 @@ def _events_about(
 ) -> list[StoredEvent]:
     """Audit events naming the person, their consents or their signing links (filtered in SQL,
     read as stored so that a row changed outside the service cannot fail the export)."""
-    conditions = [audit.ref_text(session, "person_id") == person_id]
+    conditions = [ref_text(session, "person_id") == person_id]
     if consent_ids:
-        conditions.append(audit.ref_text(session, "consent_id").in_(consent_ids))
+        conditions.append(ref_text(session, "consent_id").in_(consent_ids))
     if signer_ids:
-        conditions.append(audit.ref_text(session, "signer_id").in_(signer_ids))
-    return audit.stored_events(session, tenant_id, where=[sa.or_(*conditions)])
+        conditions.append(ref_text(session, "signer_id").in_(signer_ids))
+    return stored_events(session, tenant_id, where=[sa.or_(*conditions)])

@@ -144,5 +144,17 @@ def get(session: Session, tenant_id: str, request_id: str) -> ConsentRequest:
     return get_scoped(session, ConsentRequest, tenant_id, request_id, "consent request")
 
 
+def end_pending_links(session: Session, now: datetime, *, consent_id: str | None = None,
+                      addendum_id: str | None = None) -> None:
+    """An unsigned link dies with the consent or addendum it was for (revoked): it expires now."""
+    target = Signer.consent_id == consent_id if consent_id is not None else Signer.addendum_id == addendum_id
+    session.execute(
+        sa.update(Signer)
+        .where(target, Signer.status == "pending", Signer.expires_at > now)
+        .values(expires_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
 def signers_of(session: Session, consent_id: str) -> list[Signer]:
     return list(session.scalars(sa.select(Signer).where(Signer.consent_id == consent_id).order_by(Signer.position)))

@@ -1,6 +1,6 @@
 """The usage-rights query: may asset A be used for purpose P at instant T?
 
-DESIGN.md, "Usage rights". Every linked person needs a consent that is given,
+Every linked person needs a consent that is given,
 covers P and A, is valid at T and was not withdrawn or revoked at or before T.
 An erased person's asset is never allowed.
 
@@ -174,7 +174,7 @@ _assets_set = lru_cache(maxsize=64)(_json_set)
 
 
 def consent_reason(row: ConsentRow, purpose: str, asset_id: str, at: datetime) -> str:
-    """One consent's answer at ``at``, in the order DESIGN.md gives."""
+    """One consent's answer at ``at``; the first reason that applies, in this order, is the answer."""
     if row[_WITHDRAWN] is not None and row[_WITHDRAWN] <= at:
         return "withdrawn"
     if row[_REVOKED] is not None and row[_REVOKED] <= at:

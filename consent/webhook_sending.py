@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.crypto import Keyring
+from app.crypto import Keyring, keyring_of
 from app.db import after_commit, transaction, utcnow
 from consent.webhook_models import Webhook, WebhookDelivery
 
@@ -197,7 +197,7 @@ class Sender:
     def from_app(cls, app: Flask) -> Sender:
         return cls(
             app.extensions["samtycke.sessionmaker"],
-            app.extensions["samtycke.keyring"],
+            keyring_of(app),
             app.config.get("ENV") == "production",
         )
 

@@ -40,11 +40,11 @@ from cryptography.hazmat.primitives import serialization
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from app import audit
-from app.audit import Anchor, AnchorProblem, ChainVerification, Proof
+from app import audit_queries, audit_verify
+from app.audit_verify import Anchor, AnchorProblem, ChainVerification, Proof
 from app.db import transaction, utcnow
 from app.models import Tenant
-from reports import services
+from reports import keys
 from reports.errors import AnchorError, RecordError
 from reports.models import AuditCheckpoint, Record
 from reports.verify import sealed_audit_event_hash, verify_detached, verify_record
@@ -73,9 +73,9 @@ def anchoring(app: Flask) -> Anchoring:
     return Anchoring(
         directory=Path(directory),
         interval=timedelta(seconds=int(app.config.get("AUDIT_CHECKPOINT_SECONDS", 3600))),
-        sealer=lambda: services.sealer(app),
-        trust_roots=lambda: services.trust_roots(app),
-        seal_certificate=lambda: services.seal_certificate(app),
+        sealer=lambda: keys.sealer(app),
+        trust_roots=lambda: keys.trust_roots(app),
+        seal_certificate=lambda: keys.seal_certificate(app),
     )
 
 
@@ -156,15 +156,15 @@ def _entry_from_line(line: bytes, tenant_id: str) -> _Entry | None:
 
 
 def _table_entries(session: Session, tenant_id: str, problems: list[AnchorProblem]) -> list[_Entry]:
-    dialect = audit.dialect_of(session)
+    dialect = audit_queries.dialect_of(session)
     rows = session.execute(
-        sa.select(audit.as_stored(AuditCheckpoint.payload, dialect), AuditCheckpoint.signature)
+        sa.select(audit_queries.as_stored(AuditCheckpoint.payload, dialect), AuditCheckpoint.signature)
         .where(AuditCheckpoint.tenant_id == tenant_id)
     )
     entries = []
     for raw_payload, signature in rows:
         try:
-            payload = audit.stored_text(raw_payload)
+            payload = audit_queries.stored_text(raw_payload)
         except ValueError:
             payload = None
         parsed = _parse_payload(payload, tenant_id) if payload is not None else None
@@ -240,15 +240,15 @@ def _checkpoint_anchor(entry: _Entry, settings: Anchoring) -> Anchor:
 
 
 def _record_anchors(session: Session, tenant_id: str, settings: Anchoring) -> Iterator[Anchor]:
-    dialect = audit.dialect_of(session)
+    dialect = audit_queries.dialect_of(session)
     rows = session.execute(
-        sa.select(audit.as_stored(Record.id, dialect), audit.as_stored(Record.audit_event_id, dialect),
-                  audit.as_stored(Record.audit_event_hash, dialect))
+        sa.select(audit_queries.as_stored(Record.id, dialect), audit_queries.as_stored(Record.audit_event_id, dialect),
+                  audit_queries.as_stored(Record.audit_event_hash, dialect))
         .where(Record.tenant_id == tenant_id, Record.pdf.is_not(None))
     )
     for raw_id, raw_event_id, raw_hash in rows:
         try:
-            record_id, event_id, digest = (audit.stored_text(v) for v in (raw_id, raw_event_id, raw_hash))
+            record_id, event_id, digest = (audit_queries.stored_text(v) for v in (raw_id, raw_event_id, raw_hash))
         except ValueError:
             continue  # an unreadable record row is not evidence either way; its PDF is what counts
         if record_id is None or digest is None:
@@ -328,9 +328,9 @@ def collect_anchors(
 
 
 def verify_chain(session: Session, tenant_id: str, settings: Anchoring) -> ChainVerification:
-    """The chain held against its checkpoints and sealed records (see :func:`app.audit.verify`)."""
+    """The chain held against its checkpoints and sealed records (see :func:`app.audit_verify.verify`)."""
     anchors, problems = collect_anchors(session, tenant_id, settings)
-    result = audit.verify(session, tenant_id, anchors)
+    result = audit_verify.verify(session, tenant_id, anchors)
     if problems:
         result = replace(result, anchor_problems=tuple(problems) + result.anchor_problems)
     return result
@@ -377,7 +377,7 @@ def create_checkpoint(
         # The first checkpoint: the whole chain, held against its sealed records.
         chain = verify_chain(session, tenant_id, settings)
     else:
-        chain = audit.verify_since(session, tenant_id, latest[0].seq, latest[0].head)
+        chain = audit_verify.verify_since(session, tenant_id, latest[0].seq, latest[0].head)
     if not chain.ok and latest is not None:
         chain = verify_chain(session, tenant_id, settings)  # where it breaks, judged by every anchor
     if not chain.ok:

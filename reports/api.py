@@ -8,14 +8,14 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from flask_babel import gettext as _
 from flask_smorest import Api
 
-from app import limiter
 from app.api_blueprint import Blueprint as ApiBlueprint
 from app.auth import current_caller
 from app.db import get_session
 from app.errors import BadRequest, NotFound, PayloadTooLarge
+from app.extensions import limiter
 from consent.models import Addendum
 from consent.queries import get_scoped
-from reports import audit_api, services
+from reports import audit_api, keys, services
 from reports.download import pdf_download, record_pdf_for_consent
 from reports.verification import RecordTooLarge, verify_for_service
 
@@ -117,7 +117,7 @@ def verify_page() -> Any:
 def ca_certificate() -> Response:
     from cryptography.hazmat.primitives import serialization
 
-    pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in services.trust_roots(current_app))
+    pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in keys.trust_roots(current_app))
     return Response(pem, mimetype="application/x-pem-file")
 
 

@@ -12,7 +12,7 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from app import audit
+from app import audit_queries
 from app.api_blueprint import Blueprint
 from app.api_fields import Integer, StrictSchema
 from app.auth import current_caller
@@ -91,7 +91,7 @@ class AuditEvents(MethodView):
     @blp.response(200, AuditPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Events in sequence order after ``after_seq`` (needs audit:read)."""
-        return {"items": audit.list_events(get_session(), current_caller().tenant_id, **args)}
+        return {"items": audit_queries.list_events(get_session(), current_caller().tenant_id, **args)}
 
 
 @blp.route("/audit/verify")

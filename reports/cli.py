@@ -22,7 +22,7 @@ def record() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def record_verify(file: Path) -> None:
     from app.cli import _app
-    from reports.services import trust_roots
+    from reports.keys import trust_roots
     from reports.verify import verify_record
 
     app = _app()

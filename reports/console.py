@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from app import audit
+from app import audit_queries
 from app.bounds import storable_int
 from app.db import get_session
 from app.errors import NotFound
@@ -46,7 +46,7 @@ def audit_log() -> Any:
         before = None
     if before is not None and not storable_int(before):
         before = None  # no sequence number is that large; a query could not even compare it
-    events = audit.stored_events(session, staff.tenant_id, before_seq=before, newest_first=True, limit=PAGE)
+    events = audit_queries.stored_events(session, staff.tenant_id, before_seq=before, newest_first=True, limit=PAGE)
     oldest = min((e.seq for e in events if e.seq is not None), default=None)
     settings = anchors.anchoring(current_app)
     # A verified chain gets its head checkpointed, at most every AUDIT_CHECKPOINT_SECONDS.

@@ -15,7 +15,7 @@ from app.db import utcnow
 from app.errors import PayloadTooLarge
 from consent import consents
 from consent.models import Addendum, Consent
-from reports.services import trust_roots
+from reports.keys import trust_roots
 from reports.verify import MAX_REVISIONS, MAX_STREAM_BYTES, TOO_LARGE, RecordVerification, verify_record
 
 

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.crypto import Keyring, sha256_hex
 from app.errors import Conflict, DomainError, Unprocessable
-from consent import signatures
+from consent import signatures, signed_text
 from consent.models import Signature, Signer
 from consent.signatures import SigningView, VerifiedIdentity
 from reports import services as records
@@ -195,7 +195,7 @@ def prepare_attempt(
     """The text to sign is the one the page showed: the same link, the same language choice."""
     view = open_link(session, keyring, token, locale=locale, now=now, preferred=preferred).view
     chosen = purposes_to_sign(view, purposes)
-    text = signatures.visible_text(view, chosen)
+    text = signed_text.visible_text(view, chosen)
     return Attempt(view, chosen, text, live_orders(session, view.signer_id))
 
 
@@ -369,9 +369,11 @@ class Receipt:
     visible_text: str  # exactly as shown when signing
     visible_sha256: str
     pn_masked: str | None
+    provider: str | None  # the OpenID Provider's name, for a signature made at one
 
 
 def receipt(session: Session, signer: Signer) -> Receipt | None:
+    """What this signer signed, or None before they have."""
     signature = session.scalar(
         sa.select(Signature).where(Signature.signer_id == signer.id, Signature.tenant_id == signer.tenant_id)
     )
@@ -386,7 +388,13 @@ def receipt(session: Session, signer: Signer) -> Receipt | None:
         visible_text=signature.visible_text,
         visible_sha256=signature.visible_sha256,
         pn_masked=signature.pn_masked,
+        provider=_oidc_provider(session, signer),
     )
+
+
+def _oidc_provider(session: Session, signer: Signer) -> str | None:
+    order = current_order(session, signer.id)
+    return order.provider if order is not None and order.method == "oidc" else None
 
 
 def sealed_record(session: Session, view: SigningView) -> Record | None:

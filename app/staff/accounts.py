@@ -18,10 +18,11 @@ from app.crypto import sha256_hex
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.models import StaffSession, StaffUser, Tenant
+from app.staff.permissions import ROLES
+from app.text import EMAIL_PATTERN
 
-ROLES = ("dpo", "editor", "viewer")
 _hasher = PasswordHasher()
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(EMAIL_PATTERN)
 # Verified against when the e-mail is unknown, so timing does not reveal accounts.
 _DUMMY_HASH = _hasher.hash("not a real password")
 
@@ -237,6 +238,24 @@ def _end_all_sessions(session: Session, user: StaffUser, reason: str) -> int:
 
 
 # --- account changes (each ends the account's sessions) -------------------------------
+
+def enabled_users(session: Session, user_ids: list[str]) -> list[StaffUser]:
+    """The accounts with these ids that are not disabled (a sign-in waiting for its organisation)."""
+    return list(session.scalars(
+        sa.select(StaffUser).where(StaffUser.id.in_(user_ids), StaffUser.disabled_at.is_(None))
+    ))
+
+
+def tenant_choices(session: Session, users: list[StaffUser]) -> list[tuple[str, str]]:
+    """(user id, organisation name) for each account, by organisation name: whom to sign in as."""
+    names = {
+        tenant_id: name
+        for tenant_id, name in session.execute(
+            sa.select(Tenant.id, Tenant.name).where(Tenant.id.in_([u.tenant_id for u in users]))
+        )
+    }
+    return sorted(((u.id, names[u.tenant_id]) for u in users), key=lambda pair: pair[1].casefold())
+
 
 def user_by_email(session: Session, tenant: Tenant, email: str) -> StaffUser:
     user = session.scalar(

@@ -12,11 +12,12 @@ from marshmallow import fields, validate
 from app.api_blueprint import Blueprint
 from app.api_fields import Email, ProblemSchema, StrictSchema, Text
 from app.auth import current_caller
+from app.crypto import current_keyring
 from app.db import get_session, utcnow
-from app.i18n import LOCALES
+from app.i18n import DEFAULT_LOCALE, LOCALES
 from consent import addenda
 from consent.api.fields import PersonalNumber
-from consent.api.requests import keyring, signing_links
+from consent.api.requests import signing_links
 from consent.models import Addendum, Signer
 
 blp = Blueprint("addenda", __name__, description="DPA addenda the customer approves, e.g. the transcription transfer.")
@@ -32,7 +33,7 @@ class AddendumCreateSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.Length(min=1, max=64),
                          metadata={"example": "transcription-transfer"})
     signer = fields.Nested(AddendumSignerCreateSchema, required=True)
-    locale = fields.String(load_default="sv", validate=validate.OneOf(LOCALES))
+    locale = fields.String(load_default=DEFAULT_LOCALE, validate=validate.OneOf(LOCALES))
 
 
 class AddendumSignerSchema(ma.Schema):
@@ -116,7 +117,7 @@ class Addenda(MethodView):
             locale=body["locale"],
         )
         addendum, link = addenda.create(
-            get_session(), keyring(), caller.tenant_id, caller.actor, data,
+            get_session(), current_keyring(), caller.tenant_id, caller.actor, data,
             now=utcnow(), link_days=int(current_app.config["SIGNING_LINK_DAYS"]),
         )
         return present(addendum, link)

@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app
 from flask.views import MethodView
 from marshmallow import fields, validate
 
 from app.api_blueprint import Blueprint
 from app.api_fields import Email, Integer, ObjectId, Phone, ProblemSchema, StrictSchema, Text, storable
 from app.auth import current_caller
+from app.crypto import current_keyring
 from app.db import get_session
 from consent import gdpr, persons
 from consent.api.fields import PersonalNumber
@@ -32,10 +32,6 @@ class PaginationArgsSchema(StrictSchema):
         validate=[validate.Length(max=500), storable],
         metadata={"description": "The next_cursor of the previous page."},
     )
-
-
-def _keyring() -> Any:
-    return current_app.extensions["samtycke.keyring"]
 
 
 class PersonCreateSchema(StrictSchema):
@@ -126,14 +122,14 @@ class Persons(MethodView):
     def post(self, body: dict[str, Any]) -> Person:
         """Register a person (needs persons:write)."""
         caller = current_caller()
-        return persons.create_person(get_session(), _keyring(), caller.tenant_id, caller.actor, **body)
+        return persons.create_person(get_session(), current_keyring(), caller.tenant_id, caller.actor, **body)
 
     @blp.requires_scope("persons:read")
     @blp.arguments(PersonQueryArgsSchema, location="query")
     @blp.response(200, PersonPageSchema)
     def get(self, args: dict[str, Any]) -> PersonPage:
         """Search persons, oldest first, by name, external_ref or personal number (needs persons:read)."""
-        return persons.list_persons(get_session(), _keyring(), current_caller().tenant_id, **args)
+        return persons.list_persons(get_session(), current_keyring(), current_caller().tenant_id, **args)
 
 
 @blp.route("/persons/<string:person_id>")
@@ -152,7 +148,7 @@ class PersonById(MethodView):
     def patch(self, body: dict[str, Any], person_id: str) -> Person:
         """Change a person (needs persons:write)."""
         caller = current_caller()
-        return persons.update_person(get_session(), _keyring(), caller.tenant_id, person_id, caller.actor, body)
+        return persons.update_person(get_session(), current_keyring(), caller.tenant_id, person_id, caller.actor, body)
 
     @blp.requires_scope("persons:write")
     @blp.response(204)
@@ -162,7 +158,7 @@ class PersonById(MethodView):
 
         Links and consents stay, so an asset showing the person answers "not allowed, erased"."""
         caller = current_caller()
-        gdpr.erase_person(get_session(), _keyring(), caller.tenant_id, person_id, caller.actor)
+        gdpr.erase_person(get_session(), current_keyring(), caller.tenant_id, person_id, caller.actor)
 
 
 @blp.route("/persons/<string:person_id>/export")
@@ -176,5 +172,5 @@ class PersonExport(MethodView):
         """Everything held on a person, personal number and raw signature evidence included (GDPR
         Art. 15/20; needs persons:read and persons:write)."""
         return gdpr.export_person(
-            get_session(), _keyring(), current_caller().tenant_id, person_id, current_caller().actor
+            get_session(), current_keyring(), current_caller().tenant_id, person_id, current_caller().actor
         )

@@ -12,7 +12,7 @@ from marshmallow import fields, validate
 from app.api_blueprint import Blueprint
 from app.api_fields import Instant, ObjectId, ProblemSchema, StrictSchema
 from app.auth import current_caller
-from app.crypto import Keyring
+from app.crypto import current_keyring
 from app.db import get_session, utcnow
 from app.i18n import LOCALES
 from consent import consents, requests
@@ -65,14 +65,9 @@ class ConsentRequestSchema(ma.Schema):
     signers = fields.List(fields.Nested(SignerSchema))
 
 
-def keyring() -> Keyring:
-    found: Keyring = current_app.extensions["samtycke.keyring"]
-    return found
-
-
 def signing_links(signer_id: str) -> dict[str, str]:
     """The signer's link (its token re-derived, never stored) and its QR images."""
-    url = f"{current_app.config['BASE_URL']}/s/{keyring().link_token(signer_id)}"
+    url = f"{current_app.config['BASE_URL']}/s/{current_keyring().link_token(signer_id)}"
     return {"signing_url": url, "qr_png_url": url + "/qr.png", "qr_svg_url": url + "/qr.svg"}
 
 
@@ -126,7 +121,7 @@ class ConsentRequests(MethodView):
             locale=body.get("locale"),
         )
         request = requests.create(
-            get_session(), keyring(), caller.tenant_id, caller.actor, data,
+            get_session(), current_keyring(), caller.tenant_id, caller.actor, data,
             now=utcnow(), link_days=int(current_app.config["SIGNING_LINK_DAYS"]),
         )
         return _present(request)

@@ -13,6 +13,7 @@ from marshmallow import fields, validate
 from app.api_blueprint import Blueprint
 from app.api_fields import Integer, ProblemSchema, StrictSchema, Text, storable
 from app.auth import current_caller
+from app.crypto import current_keyring
 from app.db import get_session, utcnow
 from consent import webhooks
 from consent.webhook_models import Webhook, WebhookDelivery
@@ -102,7 +103,7 @@ class Webhooks(MethodView):
         caller = current_caller()
         hook, secret = webhooks.create_webhook(
             get_session(),
-            current_app.extensions["samtycke.keyring"],
+            current_keyring(),
             caller.tenant_id,
             caller.actor,
             url=body["url"],

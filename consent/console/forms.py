@@ -23,9 +23,12 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
 from app.staff.forms import ConsoleForm, MultiCheckboxField, SearchForm
+from app.text import EMAIL_PATTERN
+from consent.contacts import ROLES as CONTACT_ROLES
 
-_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _PHONE = r"^\+?[0-9][0-9 \-]{4,30}$"
+_EMAIL_MESSAGE = _l("Enter an e-mail address like name@example.se.")
+_PHONE_MESSAGE = _l("Enter a phone number with digits, like +46 70 123 45 67.")
 
 
 # --- persons ------------------------------------------------------------------
@@ -39,9 +42,9 @@ class PersonCreateForm(ConsoleForm):
     personal_number = StringField(_l("Personal number (optional)"), validators=[Optional(), Length(max=20)])
     birth_date = DateField(_l("Date of birth (optional)"), validators=[Optional()])
     email = EmailField(_l("E-mail (optional)"), validators=[
-        Optional(), Length(max=320), Regexp(_EMAIL, message=_l("Enter an e-mail address like name@example.se."))])
+        Optional(), Length(max=320), Regexp(EMAIL_PATTERN, message=_EMAIL_MESSAGE)])
     phone = StringField(_l("Phone (optional)"), validators=[
-        Optional(), Regexp(_PHONE, message=_l("Enter a phone number with digits, like +46 70 123 45 67."))])
+        Optional(), Regexp(_PHONE, message=_PHONE_MESSAGE)])
     external_ref = StringField(_l("External reference (optional)"), validators=[Optional(), Length(max=200)])
     guardians = TextAreaField(
         _l("Guardians (optional)"),
@@ -125,7 +128,7 @@ class AddendumForm(ConsoleForm):
     signer_name = StringField(_l("Signer's name"), validators=[DataRequired(_l("Enter the signer's name.")),
                                                                Length(max=200)])
     signer_email = EmailField(_l("Signer's e-mail (optional)"), validators=[
-        Optional(), Length(max=320), Regexp(_EMAIL, message=_l("Enter an e-mail address like name@example.se."))])
+        Optional(), Length(max=320), Regexp(EMAIL_PATTERN, message=_EMAIL_MESSAGE)])
     signer_personal_number = StringField(
         _l("Signer's personal number (optional)"),
         description=_l("When given, only that person can sign with BankID."),
@@ -133,10 +136,7 @@ class AddendumForm(ConsoleForm):
     )
 
 
-CONTACT_ROLES = ("dpo", "incident", "operations")
 _REQUIRED = _l("Fill in every contact field.")
-_EMAIL_MESSAGE = _l("Enter an e-mail address like name@example.se.")
-_PHONE_MESSAGE = _l("Enter a phone number with digits, like +46 70 123 45 67.")
 
 
 def _name() -> StringField:
@@ -145,7 +145,7 @@ def _name() -> StringField:
 
 def _email() -> EmailField:
     return EmailField(_l("E-mail"), validators=[DataRequired(_REQUIRED), Length(max=320),
-                                               Regexp(_EMAIL, message=_EMAIL_MESSAGE)])
+                                               Regexp(EMAIL_PATTERN, message=_EMAIL_MESSAGE)])
 
 
 def _phone() -> StringField:

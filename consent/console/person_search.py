@@ -18,7 +18,7 @@ from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from app import keyring
+from app.crypto import current_keyring
 from app.db import get_session
 from consent.console import queries
 from consent.console.forms import PersonSearchForm
@@ -58,5 +58,5 @@ def search(endpoint: str, tenant_id: str, *, limit: int = 50, **url_values: Any)
             return redirect(url_for(endpoint, **url_values), 303)
     if text and not form.validate():
         return PersonSearch(form, "", status=422)
-    found = queries.search_persons(get_session(), keyring(), tenant_id, text, limit=limit) if text else []
+    found = queries.search_persons(get_session(), current_keyring(), tenant_id, text, limit=limit) if text else []
     return PersonSearch(form, text, found)

@@ -10,7 +10,7 @@ from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BuildError
 
-from app import keyring
+from app.crypto import current_keyring
 
 # Evidence fields shown as they are (short, not personal numbers or names).
 _PLAIN = {
@@ -73,7 +73,7 @@ class SigningLink:
 
 def signing_link(signer_id: str) -> SigningLink:
     """A signer's link: the token is derived again from the signer id, never stored."""
-    token = keyring().link_token(signer_id)
+    token = current_keyring().link_token(signer_id)
     base = current_app.config["BASE_URL"].rstrip("/")
     try:
         path = url_for("signing.page", token=token)

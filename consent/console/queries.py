@@ -16,8 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app import audit
-from app.audit import StoredEvent
+from app.audit_queries import StoredEvent, ref_text, stored_events
 from app.crypto import Keyring
 from app.errors import Unprocessable
 from consent import consents, gdpr, persons
@@ -103,6 +102,12 @@ def wards_of(session: Session, tenant_id: str, guardian_id: str) -> list[Person]
     )
 
 
+def person_in_tenant(session: Session, tenant_id: str, person_id: str) -> Person | None:
+    """A person of this tenant, erased or not (the console names erased persons too), else None."""
+    person = session.get(Person, person_id)
+    return person if person is not None and person.tenant_id == tenant_id else None
+
+
 def names_of(session: Session, tenant_id: str, person_ids: Sequence[str | None]) -> dict[str, str | None]:
     ids = sorted({pid for pid in person_ids if pid})
     if not ids:
@@ -127,14 +132,14 @@ def trail(
     """Audit events that name a person, some consents or an addendum, oldest first."""
     conditions: list[sa.ColumnElement[bool]] = []
     if person_id:
-        conditions.append(audit.ref_text(session, "person_id") == person_id)
+        conditions.append(ref_text(session, "person_id") == person_id)
     if consent_ids:
-        conditions.append(audit.ref_text(session, "consent_id").in_(list(consent_ids)))
+        conditions.append(ref_text(session, "consent_id").in_(list(consent_ids)))
     if addendum_id:
-        conditions.append(audit.ref_text(session, "addendum_id") == addendum_id)
+        conditions.append(ref_text(session, "addendum_id") == addendum_id)
     if not conditions:
         return []
-    return audit.stored_events(session, tenant_id, where=[sa.or_(*conditions)], limit=limit)
+    return stored_events(session, tenant_id, where=[sa.or_(*conditions)], limit=limit)
 
 
 def signers_of_consent(session: Session, tenant_id: str, consent_id: str) -> list[Signer]:

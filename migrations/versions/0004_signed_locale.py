@@ -26,7 +26,7 @@ down_revision = "0003_audit_anchors"
 branch_labels = None
 depends_on = None
 
-# Each language's fixed block in a signed text, as consent.signatures._LABELS writes it
+# Each language's fixed block in a signed text, as consent.signed_text._LABELS writes it
 # (copied, not imported: a migration must not change when the code does).
 _MARKERS = {
     "sv": ("\n\n### Ändamål\n\n", "\n\nUndertecknas för "),

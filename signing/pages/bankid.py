@@ -9,6 +9,7 @@ from typing import Any
 from flask import Response, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from app.crypto import current_keyring
 from app.db import get_session
 from app.errors import NotFound, Unprocessable
 from signing import bankid_flow, services
@@ -18,7 +19,7 @@ from signing.pages import qr_image, texts
 from signing.pages.blueprint import bp
 from signing.pages.bodies import StartSchema, check_empty_body, json_body, json_response, load
 from signing.pages.consent_page import consent_page, invalid_form
-from signing.pages.context import client_ip, keyring, open_link
+from signing.pages.context import client_ip, open_link
 from signing.pages.language import browser_locale, chosen_locale
 from signing.pages.rate_limits import limit_per_address, limit_per_link
 from signing.pages.rendering import redirect_to, render_link
@@ -36,7 +37,7 @@ def bankid_start(token: str) -> BaseResponse:
         device = request.form.get("device", "")
         purposes = request.form.getlist("purposes")
     session = get_session()
-    ring = keyring()
+    ring = current_keyring()
     try:
         with bankid_client() as client:
             started = bankid_flow.start_bankid(
@@ -69,7 +70,7 @@ def _poll(token: str) -> tuple[services.Link, services.OrderState]:
     link = open_link(token)
     with bankid_client() as client:  # cheap: BankID is asked only when an order is live
         state = bankid_flow.poll(
-            get_session(), keyring(), client, signer=link.signer, locale=chosen_locale(), now=now()
+            get_session(), current_keyring(), client, signer=link.signer, locale=chosen_locale(), now=now()
         )
     return link, state
 
@@ -80,7 +81,7 @@ def bankid_status(token: str) -> Response:
     if state.status == "none":
         raise NotFound("No signing has been started with this link.")
     body = texts.attempt(state)
-    qr_data = bankid_flow.current_qr_data(keyring(), state.order, now())
+    qr_data = bankid_flow.current_qr_data(current_keyring(), state.order, now())
     if qr_data is not None:
         body["qr_data"] = qr_data
     if state.status == "complete":
@@ -97,7 +98,7 @@ def bankid_progress(token: str) -> BaseResponse:
     order = state.order
     if order is None or order.method != "bankid":
         return redirect_to("signing.page", token)
-    ring = keyring()
+    ring = current_keyring()
     return render_link(
         "signing/progress.html",
         token,
@@ -114,7 +115,7 @@ def bankid_qr(token: str) -> Response:
     """This second's animated QR code; the qrStartSecret stays on the server."""
     link = open_link(token)
     order = services.current_order(get_session(), link.signer.id)
-    text = bankid_flow.current_qr_data(keyring(), order, now())
+    text = bankid_flow.current_qr_data(current_keyring(), order, now())
     if text is None:
         raise NotFound("No QR code to show: no BankID signing on another device is in progress.")
     return Response(qr_image.svg(text), mimetype="image/svg+xml")

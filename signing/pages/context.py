@@ -5,16 +5,11 @@ from __future__ import annotations
 
 from flask import current_app, request
 
-from app.crypto import Keyring
+from app.crypto import current_keyring
 from app.db import get_session
 from signing import oidc, services
 from signing.clock import now
 from signing.pages.language import browser_locale, chosen_locale, use_locale
-
-
-def keyring() -> Keyring:
-    found: Keyring = current_app.extensions["samtycke.keyring"]
-    return found
 
 
 def client_ip() -> str:
@@ -29,7 +24,7 @@ def providers() -> list[oidc.Provider]:
 def open_link(token: str) -> services.Link:
     """The link and its view; this request's pages speak the view's page language."""
     link = services.open_link(
-        get_session(), keyring(), token, locale=chosen_locale(), now=now(), preferred=browser_locale()
+        get_session(), current_keyring(), token, locale=chosen_locale(), now=now(), preferred=browser_locale()
     )
     use_locale(link.view.page_locale)
     return link

@@ -11,9 +11,9 @@ language of the page it is on: the order signs the text the person read.
 from __future__ import annotations
 
 from flask import g, request
-from flask_babel import get_locale, refresh
+from flask_babel import refresh
 
-from app.i18n import LOCALES
+from app.i18n import LOCALES, current_locale
 
 
 def chosen_locale() -> str | None:
@@ -24,7 +24,7 @@ def chosen_locale() -> str | None:
 
 def browser_locale() -> str:
     """What the browser prefers (cookie, Accept-Language), for a request that named no language."""
-    return str(g.get("browser_locale") or get_locale() or "sv")
+    return str(g.get("browser_locale") or current_locale())
 
 
 def use_locale(code: str) -> None:

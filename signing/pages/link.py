@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from flask import Response, current_app, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
@@ -24,7 +23,8 @@ from signing.pages import qr_image, texts
 from signing.pages.blueprint import bp
 from signing.pages.bodies import check_empty_body, json_response, wants_json
 from signing.pages.consent_page import consent_page
-from signing.pages.context import open_link, providers
+from signing.pages.context import open_link
+from signing.pages.receipt_data import receipt_data
 from signing.pages.rendering import redirect_to, render_link
 
 
@@ -77,59 +77,12 @@ def withdraw(token: str) -> BaseResponse:
 # --- the receipt ----------------------------------------------------------------------------
 
 
-def _receipt_data(token: str, link: services.Link) -> dict[str, Any]:
-    """What was signed with this link, and where it stands now (signature fields null until signed).
-
-    Once signed, the view holds the text in the language signed (``signing_view``): the
-    evidence here never follows the language of the page around it.
-    """
-    view = link.view
-    session = get_session()
-    found = services.receipt(session, link.signer)
-    labels = {p.key: p.label for p in view.purposes}
-    data: dict[str, Any] = {
-        "kind": view.kind,
-        "object_id": view.object_id,
-        "status": view.object_status,
-        "signer_status": view.signer_status,
-        "role": view.role,
-        "locale": view.locale,
-        "title": view.title,
-        "text_sha256": view.text_sha256,
-        "visible_text": None,
-        "visible_sha256": None,
-        "purposes": [],
-        "valid_until": view.valid_until,
-        "signed_at": None,
-        "signed_by": None,
-        "method": None,
-        "method_label": None,
-        "record_available": view.record_available,
-        "record_url": url_for("signing.record", token=token) if view.record_available else None,
-        "can_withdraw": view.can_withdraw,
-    }
-    if found is not None:
-        order = services.current_order(session, link.signer.id)
-        provider_labels = {p.name: p.label for p in providers()}
-        provider_label = provider_labels.get(order.provider) if order is not None and order.method == "oidc" else None
-        data.update(
-            visible_text=found.visible_text,
-            visible_sha256=found.visible_sha256,
-            purposes=[{"key": key, "label": labels.get(key, key)} for key in found.purposes],
-            signed_at=found.signed_at,
-            signed_by=found.signer_name,
-            method=found.method,
-            method_label=texts.method_label(found.method, provider_label),
-        )
-    return data
-
-
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
 def _receipt_page(token: str, link: services.Link) -> Response:
-    data = _receipt_data(token, link)
+    data = receipt_data(get_session(), token, link)
     if wants_json():
         body = {**data, "valid_until": _iso(data["valid_until"]), "signed_at": _iso(data["signed_at"])}
         body.pop("method_label", None)

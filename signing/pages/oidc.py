@@ -7,6 +7,7 @@ from flask import Response, current_app, redirect, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
+from app.crypto import current_keyring
 from app.db import get_session
 from app.errors import NotFound, Unprocessable
 from signing import oidc, oidc_flow, services
@@ -15,7 +16,7 @@ from signing.clock import now
 from signing.pages.blueprint import bp
 from signing.pages.bodies import StartSchema, json_body, json_response, load, wants_json
 from signing.pages.consent_page import invalid_form
-from signing.pages.context import client_ip, keyring, open_link, providers
+from signing.pages.context import client_ip, open_link, providers
 from signing.pages.language import browser_locale, chosen_locale
 from signing.pages.rate_limits import limit_per_address, limit_per_link
 from signing.pages.rendering import link_url, redirect_to, render, render_link
@@ -66,7 +67,7 @@ def oidc_start(token: str, name: str) -> BaseResponse:
     try:
         with bankid_client() as client, oidc.http_client() as http:
             url = oidc_flow.start_oidc(
-                session, keyring(), client, http, provider, token=token, purposes=purposes,
+                session, current_keyring(), client, http, provider, token=token, purposes=purposes,
                 redirect_uri=_redirect_uri(), end_user_ip=client_ip(), locale=chosen_locale(),
                 preferred=browser_locale(), now=now(),
             )
@@ -82,7 +83,7 @@ def oidc_start(token: str, name: str) -> BaseResponse:
 @bp.get("/oidc/callback")
 def oidc_callback() -> BaseResponse:
     session = get_session()
-    ring = keyring()
+    ring = current_keyring()
     error = request.args.get("error")
     try:
         with oidc.http_client() as http:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
 
-from app import limiter
 from app.crypto import sha256_hex
+from app.extensions import limiter
 
 
 def _link_key() -> str:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from app.db import transaction, utcnow
-from consent import personal_numbers, signatures
+from consent import personal_numbers, signatures, signed_text
 from consent.models import AssetLink, Person, PersonGuardian, Purpose, Signer
 from signing.bankid.personnummer import with_check_digit
 
@@ -129,7 +129,7 @@ def sign(
         chosen = purposes if purposes is not None else [p.key for p in view.purposes]
         sig = signatures.record_signature(
             s, keyring(app), signer_id=signer_id, identity=identity(pn), purposes=chosen,
-            visible_text=signatures.visible_text(view, chosen), at=at or utcnow(),
+            visible_text=signed_text.visible_text(view, chosen), at=at or utcnow(),
         )
         return sig.id
 

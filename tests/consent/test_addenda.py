@@ -10,7 +10,7 @@ from consent_b_helpers import GUARDIAN_PN, audit_types, count, identity, keyring
 from app.crypto import sha256_hex
 from app.db import utcnow
 from app.errors import Gone
-from consent import addenda, signatures
+from consent import addenda, signatures, signed_text
 from consent.models import Addendum, Signer
 
 KIND = "transcription-transfer"
@@ -29,7 +29,7 @@ def sign_addendum(app: Any, addendum: dict[str, Any], pn: str | None = GUARDIAN_
         view = signatures.signing_view(s, signer, locale="sv", now=utcnow(), keyring=keyring(app))
         signatures.record_signature(
             s, keyring(app), signer_id=signer.id, identity=identity(pn), purposes=[],
-            visible_text=signatures.visible_text(view, []), at=utcnow(),
+            visible_text=signed_text.visible_text(view, []), at=utcnow(),
         )
 
 

@@ -27,11 +27,11 @@ from consent_b_helpers import (
 )
 from cryptography.exceptions import InvalidTag
 
-from app import audit, create_app
+from app import audit_verify, create_app
 from app.audit import AuditEvent
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, Gone, NotFound, Unprocessable
-from consent import signatures
+from consent import signatures, signed_text
 from consent.models import Addendum, Consent, Signature, Signer
 
 
@@ -109,14 +109,14 @@ def test_visible_text_is_deterministic_and_safe_for_simple_markdown(app: Any, ac
     req = _adult(app, acme)
     with app.app_context(), tx(app) as s:
         view = signatures.signing_view(s, s.get(Signer, req["signers"][0]["id"]), locale="sv", now=utcnow())
-    text = signatures.visible_text(view, ["print", "web"])
-    assert text == signatures.visible_text(view, ["web", "print"])
+    text = signed_text.visible_text(view, ["print", "web"])
+    assert text == signed_text.visible_text(view, ["web", "print"])
     assert text.startswith("# Samtycke till bilder\n\n### Rubrik\n\nText med stjärna \\| pipe\n\n• ett\n\n• två")
     assert "### Ändamål\n\n• web sv\n• print sv" in text
     assert "Giltigt i 365 dagar" in text and "alla bilder" in text
-    assert "print sv" not in signatures.visible_text(view, ["web"])
+    assert "print sv" not in signed_text.visible_text(view, ["web"])
     with pytest.raises(Unprocessable):
-        signatures.visible_text(view, ["social"])
+        signed_text.visible_text(view, ["social"])
 
 
 # --- record_signature ----------------------------------------------------------------
@@ -351,7 +351,7 @@ def test_addendum_signature_checks_the_named_person_and_signs_it(app: Any, acme:
         assert view.kind == "addendum" and view.role == "representative" and view.purposes == []
         assert view.required_personal_number == GUARDIAN_PN and view.signer_name == "Rita Rep"
         assert "europe-north1" in view.body_markdown and view.locale == "en"
-        text = signatures.visible_text(view, [])
+        text = signed_text.visible_text(view, [])
         signer_id = signer.id
     with pytest.raises(Forbidden):
         _record(app, signer_id, identity=identity(ADULT_PN), purposes=[], visible_text=text)
@@ -449,4 +449,4 @@ def test_two_concurrent_recordings_make_exactly_one_signature(app: Any, acme: An
     assert audit_types(app, acme.tenant_id).count("signature.recorded") == 1
     assert audit_types(app, acme.tenant_id).count("consent.given") == 1
     with tx(app) as s:
-        assert audit.verify(s, acme.tenant_id).ok
+        assert audit_verify.verify(s, acme.tenant_id).ok

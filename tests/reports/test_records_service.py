@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from app.cli import main as cli
 from app.db import transaction, utcnow
-from consent import signatures
+from consent import signatures, signed_text
 from consent.models import Signer
 from reports import services
 from reports.errors import TimestampUnavailable
@@ -60,7 +60,7 @@ def _sign(app: Any, signer_id: str, purposes: list[str] | None = None) -> None:
         chosen = purposes or ["web", "print"]
         signatures.record_signature(
             s, app.extensions["samtycke.keyring"], signer_id=signer_id,
-            identity=identity, purposes=chosen, visible_text=signatures.visible_text(view, chosen), at=utcnow(),
+            identity=identity, purposes=chosen, visible_text=signed_text.visible_text(view, chosen), at=utcnow(),
         )
 
 
@@ -273,7 +273,7 @@ def test_a_signed_and_revoked_addendum_get_their_sealed_records(app: Any, api: A
         view = signatures.signing_view(s, signer, locale="en", now=utcnow())
         signatures.record_signature(
             s, app.extensions["samtycke.keyring"], signer_id=signer.id, identity=identity, purposes=[],
-            visible_text=signatures.visible_text(view, []), at=utcnow(),
+            visible_text=signed_text.visible_text(view, []), at=utcnow(),
         )
     assert api.post(f"/api/v1/addenda/{created['id']}/revoke").status_code == 200
     with app.extensions["samtycke.sessionmaker"]() as s:

@@ -6,17 +6,16 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from authlib.integrations.base_client.errors import OAuthError
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from app import limiter
 from app.db import get_session, utcnow
-from app.models import StaffUser, Tenant
+from app.extensions import limiter
+from app.models import StaffUser
 from app.staff import sessions, sso
-from app.staff.accounts import authenticate_all
+from app.staff.accounts import authenticate_all, enabled_users, tenant_choices
 from app.staff.blueprint import PREFIX, bp
 from app.staff.forms import ActionForm, LoginForm, TenantChoiceForm
 
@@ -90,10 +89,7 @@ def _pending() -> tuple[list[StaffUser], dict[str, Any]] | None:
     if utcnow() - at > timedelta(minutes=PENDING_MINUTES):
         session.pop(PENDING_KEY, None)
         return None
-    users = list(
-        get_session().scalars(sa.select(StaffUser).where(
-            StaffUser.id.in_(list(pending.get("ids") or [])), StaffUser.disabled_at.is_(None)))
-    )
+    users = enabled_users(get_session(), list(pending.get("ids") or []))
     return (users, pending) if users else None
 
 
@@ -104,13 +100,8 @@ def choose_tenant() -> Any:
         flash(_("Please sign in again."), "warn")
         return redirect(url_for("console.home"))
     users, pending = found
-    tenants = {
-        t.id: t for t in get_session().scalars(sa.select(Tenant).where(Tenant.id.in_([u.tenant_id for u in users])))
-    }
     form = TenantChoiceForm()
-    form.tenant.choices = sorted(
-        ((u.id, tenants[u.tenant_id].name) for u in users), key=lambda pair: pair[1].casefold()
-    )
+    form.tenant.choices = tenant_choices(get_session(), users)
     if request.method == "POST" and form.validate():
         user = next(u for u in users if u.id == form.tenant.data)
         session.pop(PENDING_KEY, None)

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from app import keyring
+from app.crypto import current_keyring
 from app.db import get_session, utcnow
 from app.errors import Conflict, Unprocessable
-from app.i18n import LOCALE_NAMES, LOCALES
+from app.i18n import LOCALE_NAMES, LOCALES, current_locale
 from app.staff import sessions
 from app.staff.forms import apply_service_errors
 from app.staff.permissions import allowed
@@ -35,7 +34,7 @@ def _title(kind: str, locale: str) -> str:
 
 
 def _form(formdata: Any = None) -> AddendumForm:
-    locale = str(get_locale() or "sv")
+    locale = current_locale()
     form = AddendumForm(formdata=formdata) if formdata is not None else AddendumForm(
         formdata=None, kind=addenda.KINDS[0], locale=locale)
     form.kind.choices = [(kind, _title(kind, locale)) for kind in addenda.KINDS]
@@ -46,7 +45,7 @@ def _form(formdata: Any = None) -> AddendumForm:
 def _list_page(form: AddendumForm, status: int = 200) -> Any:
     staff = sessions.staff()
     session = get_session()
-    locale = str(get_locale() or "sv")
+    locale = current_locale()
     items = addenda.list_all(session, staff.tenant_id)
     signers = addenda.signers_by_addendum(session, [a.id for a in items])
     active = {kind: addenda.active(session, staff.tenant_id, kind) for kind in addenda.KINDS}
@@ -71,7 +70,7 @@ def addendum_send() -> Any:
     if form.validate():
         try:
             created, _signer = addenda.create(
-                get_session(), keyring(), staff.tenant_id, staff.actor,
+                get_session(), current_keyring(), staff.tenant_id, staff.actor,
                 addenda.AddendumInput(
                     kind=form.kind.data, signer_name=form.signer_name.data.strip(),
                     signer_email=(form.signer_email.data or "").strip() or None,

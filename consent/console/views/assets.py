@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import render_template, request
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from app.db import get_session, utcnow
 from app.errors import DomainError
+from app.i18n import current_locale
 from app.staff import sessions
 from app.staff.sessions import requires
 from consent import links, purposes, rights
@@ -36,7 +36,7 @@ def assets_lookup() -> Any:
                 status = 422
             else:
                 now = utcnow()
-                locale = str(get_locale() or "sv")
+                locale = current_locale()
                 for purpose in purposes.list_purposes(session, staff.tenant_id):
                     answer = rights.for_asset(session, staff.tenant_id, asset_id, purpose.key, now)
                     answers.append({"label": purposes.label_in(purpose.label, locale, purpose.key), **answer})

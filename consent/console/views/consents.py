@@ -8,13 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.bounds import storable_int
 from app.db import get_session, utcnow
 from app.errors import Conflict, NotFound, Unprocessable
+from app.i18n import current_locale
 from app.staff import sessions
 from app.staff.sessions import requires
 from app.text import has_control_characters
@@ -24,7 +24,6 @@ from consent.console.forms import ConsentFilterForm, RevokeForm, WithdrawForm
 from consent.console.labels import STATUS_LABELS
 from consent.console.pages import pages
 from consent.console.records import records_for
-from consent.models import Person
 
 PAGE = 50
 # Ending a consent cannot be undone, so each way of ending it has its own confirmation page
@@ -49,7 +48,7 @@ def _int(value: str | None, default: int = 0) -> int:
 def consents_list() -> Any:
     staff = sessions.staff()
     session = get_session()
-    locale = str(get_locale() or "sv")
+    locale = current_locale()
     form = ConsentFilterForm(request.args)
     form.status.choices = [("", _("Any state")), *[(s, STATUS_LABELS[s]) for s in consents.STATUSES]]
     form.purpose.choices = [("", _("Any purpose")), *[
@@ -69,8 +68,8 @@ def consents_list() -> Any:
     person_id = request.args.get("person") or None
     person = None
     if person_id:
-        person = session.get(Person, person_id)
-        if person is None or person.tenant_id != staff.tenant_id:
+        person = queries.person_in_tenant(session, staff.tenant_id, person_id)
+        if person is None:
             raise NotFound(_("No such person."))
     now = utcnow()
     flt = consents.ConsentFilter(
@@ -93,10 +92,10 @@ def _detail(consent_id: str) -> Any:
     session = get_session()
     consent = consents.get(session, staff.tenant_id, consent_id)
     now = utcnow()
-    locale = str(get_locale() or "sv")
+    locale = current_locale()
     signers = queries.signers_of_consent(session, staff.tenant_id, consent.id)
     names = queries.names_of(session, staff.tenant_id, [consent.person_id, *[s.person_id for s in signers]])
-    person = session.get(Person, consent.person_id)
+    person = queries.person_in_tenant(session, staff.tenant_id, consent.person_id)
     records = records_for(session, staff.tenant_id, consent_ids=[consent.id])
     shown = consents.status_at(consent, now)
     return render_template(
@@ -133,7 +132,7 @@ def _end_page(consent_id: str, action: str, form: WithdrawForm | RevokeForm, sta
     consent = consents.get(session, staff.tenant_id, consent_id)
     shown = consents.status_at(consent, utcnow())
     keys = list(consent.purposes if shown == "given" else consent.requested_purposes)
-    labels = templates.purpose_labels(session, staff.tenant_id, keys, str(get_locale() or "sv"))
+    labels = templates.purpose_labels(session, staff.tenant_id, keys, current_locale())
     names = queries.names_of(session, staff.tenant_id, [consent.person_id])
     return render_template(
         "console/consent_end.html",

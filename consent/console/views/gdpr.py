@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from app import keyring
+from app.crypto import current_keyring
 from app.db import get_session, utcnow
 from app.staff import sessions
 from app.staff.sessions import requires
@@ -34,7 +34,7 @@ def gdpr_home() -> Any:
 @requires("persons.export")
 def gdpr_export(person_id: str) -> Response:
     staff = sessions.staff()
-    data = gdpr.export_person(get_session(), keyring(), staff.tenant_id, person_id, staff.actor)
+    data = gdpr.export_person(get_session(), current_keyring(), staff.tenant_id, person_id, staff.actor)
     body = json.dumps(data, ensure_ascii=False, indent=2, default=str)
     response = Response(body, mimetype="application/json")
     response.headers["Content-Disposition"] = f'attachment; filename="person-{person_id}.json"'
@@ -63,6 +63,6 @@ def gdpr_erase(person_id: str) -> Any:
     form = EraseForm()
     if not form.validate():
         return _erase_page(person_id, form, 422)
-    gdpr.erase_person(get_session(), keyring(), staff.tenant_id, person_id, staff.actor)
+    gdpr.erase_person(get_session(), current_keyring(), staff.tenant_id, person_id, staff.actor)
     flash(_("The person's personal data has been erased. Linked assets now answer “not allowed”."), "ok")
     return redirect(url_for("console.gdpr"))

@@ -7,7 +7,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from app import keyring
+from app.crypto import current_keyring
 from app.db import get_session, utcnow
 from app.errors import Conflict, DomainError, NotFound, Unprocessable
 from app.staff import sessions
@@ -32,10 +32,10 @@ def persons_list() -> Any:
     items = outcome.found
     if not outcome.text and outcome.status == 200:
         try:
-            page = persons.list_persons(get_session(), keyring(), staff.tenant_id, limit=PAGE,
+            page = persons.list_persons(get_session(), current_keyring(), staff.tenant_id, limit=PAGE,
                                         cursor=request.args.get("cursor") or None)
         except Unprocessable:
-            page = persons.list_persons(get_session(), keyring(), staff.tenant_id, limit=PAGE)
+            page = persons.list_persons(get_session(), current_keyring(), staff.tenant_id, limit=PAGE)
         items, next_cursor = page.items, page.next_cursor
     return render_template(
         "console/persons.html", form=outcome.form, items=items, text=outcome.text, next_cursor=next_cursor,
@@ -57,7 +57,7 @@ def _person_error_map() -> dict[str, tuple[str, str]]:
 def _resolve_guardians(tenant_id: str, text: str | None) -> tuple[list[str], list[str]]:
     """Guardian ids for the lines of the form (personal number or external reference), and the lines
     that matched nobody."""
-    session, ring = get_session(), keyring()
+    session, ring = get_session(), current_keyring()
     ids: list[str] = []
     unknown: list[str] = []
     for line in [part.strip() for part in (text or "").splitlines() if part.strip()]:
@@ -95,7 +95,7 @@ def person_new() -> Any:
             else:
                 try:
                     person = persons.create_person(
-                        get_session(), keyring(), staff.tenant_id, staff.actor,
+                        get_session(), current_keyring(), staff.tenant_id, staff.actor,
                         name=form.name.data.strip(),
                         personal_number=(form.personal_number.data or "").strip() or None,
                         birth_date=form.birth_date.data,

@@ -6,13 +6,12 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from app import keyring
+from app.crypto import current_keyring
 from app.db import get_session, utcnow
 from app.errors import NotFound, Unprocessable
-from app.i18n import LOCALE_NAMES, LOCALES
+from app.i18n import LOCALE_NAMES, LOCALES, current_locale
 from app.staff import sessions
 from app.staff.forms import apply_service_errors
 from app.staff.permissions import allowed
@@ -31,7 +30,7 @@ def _end_of_day(day: Any) -> datetime:
 
 def _request_form(tenant_id: str, person: Person, template: ConsentTemplate, formdata: Any = None) -> RequestForm:
     session = get_session()
-    ui_locale = str(get_locale() or "sv")
+    ui_locale = current_locale()
     labels = templates.purpose_labels(session, tenant_id, list(template.purposes), ui_locale)
     assets = [asset_id for asset_id, _at in queries.asset_ids_of(session, tenant_id, person.id)]
     text_locales = [loc for loc in LOCALES if loc in template.title]
@@ -101,7 +100,7 @@ def request_new() -> Any:
     if valid:
         try:
             created = requests.create(
-                session, keyring(), staff.tenant_id, staff.actor,
+                session, current_keyring(), staff.tenant_id, staff.actor,
                 requests.RequestInput(
                     person_id=person.id, template_key=template.key, purposes=list(form.purposes.data or []),
                     asset_ids=form.asset_ids(),
