@@ -66,6 +66,22 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"SAMTYCKE_{name} must be a whole number, not {raw!r}") from None
 
 
+def _rate_limit(name: str) -> str:
+    raw = _env(name) or str(DEFAULTS[name])
+    check_rate_limit(name, raw)
+    return raw
+
+
+def check_rate_limit(name: str, value: str) -> None:
+    """A limit flask-limiter cannot parse would answer every request it guards with a 500."""
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"SAMTYCKE_{name} must be a rate limit such as '20 per minute', not {value!r}") from None
+
+
 def from_environment() -> dict[str, Any]:
     instance = Path(_env("INSTANCE_PATH", str(Path.cwd() / "instance")) or "instance").resolve()
     mode = _env("ENV", "development")
@@ -123,6 +139,7 @@ def from_environment() -> dict[str, Any]:
         "JOBS_NOTIFY_EXPIRED_SECONDS": _int("JOBS_NOTIFY_EXPIRED_SECONDS", 60),
         "JOBS_VISIBILITY_TIMEOUT": _int("JOBS_VISIBILITY_TIMEOUT", 3600),
         "JOBS_TEST_SEAL_DELAY": float(_env("JOBS_TEST_SEAL_DELAY", "0") or 0),
+        "VERIFY_RATE_LIMIT": _rate_limit("VERIFY_RATE_LIMIT"),
     }
 
 
@@ -161,6 +178,9 @@ DEFAULTS: dict[str, Any] = {
     "CONSOLE_IDLE_MINUTES": 30,
     "CONSOLE_MAX_HOURS": 12,
     "LOGIN_RATE_LIMIT": "20 per minute",
+    # Record verification (the public /verify page and POST /api/v1/records/verify), per client
+    # address: each check parses and validates a PDF, so it is the cheapest way to load a worker.
+    "VERIFY_RATE_LIMIT": "20 per minute",
     "LOGIN_LOCKOUT_THRESHOLD": 5,
     "LOGIN_LOCKOUT_MINUTES": 15,
     # Background work (app.jobs). No broker: the embedded transport under the instance folder,
@@ -199,9 +219,47 @@ def build(overrides: dict[str, Any] | None) -> dict[str, Any]:
     for key in ("SECRET_KEY", "DATA_KEY", "DATABASE_URL"):
         if not config.get(key):
             raise ConfigError(f"{key} is not configured")
+    check_rate_limit("VERIFY_RATE_LIMIT", str(config.get("VERIFY_RATE_LIMIT")))
+    check_identity_providers(config)
     if config.get("ENV") == "production":
         check_production(config)
     return config
+
+
+# What each identity provider setting must name; the rest (label, scope, ...) has defaults.
+STAFF_OIDC_KEYS = ("discovery_url", "client_id", "client_secret", "tenant")
+OIDC_PROVIDER_KEYS = ("name", "discovery_url", "client_id", "client_secret")
+
+
+def check_identity_providers(config: Mapping[str, Any]) -> None:
+    """A provider missing a key would fail at start-up with a bare KeyError, or at the first
+    sign-in with a 500; name the setting and the keys instead."""
+    problems: list[str] = []
+    staff = config.get("STAFF_OIDC")
+    if staff is not None:
+        if not isinstance(staff, Mapping):
+            problems.append("SAMTYCKE_STAFF_OIDC must be a JSON object")
+        else:
+            problems += _lacking("SAMTYCKE_STAFF_OIDC", staff, STAFF_OIDC_KEYS)
+    providers = config.get("OIDC_PROVIDERS") or []
+    if not isinstance(providers, list):
+        problems.append("SAMTYCKE_OIDC_PROVIDERS must be a JSON list")
+        providers = []
+    for i, provider in enumerate(providers):
+        where = f"SAMTYCKE_OIDC_PROVIDERS[{i}]"
+        if not isinstance(provider, Mapping):
+            problems.append(f"{where} must be a JSON object")
+        else:
+            problems += _lacking(where, provider, OIDC_PROVIDER_KEYS)
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
+def _lacking(where: str, settings: Mapping[str, Any], keys: tuple[str, ...]) -> list[str]:
+    missing = [key for key in keys if not isinstance(settings.get(key), str) or not settings[key].strip()]
+    if not missing:
+        return []
+    return [f"{where} lacks {', '.join(repr(k) for k in missing)} (each a non-empty string)"]
 
 
 def _is_https_url(value: str) -> bool:

@@ -1,5 +1,6 @@
 """Keys derived from SAMTYCKE_DATA_KEY: personal-number encryption, the blind
-index used to find a person by personal number, and signing-link tokens.
+index used to find a person by personal number, signing-link tokens, and the keyed
+hashes a sealed record shows instead of a personal number or an IP address.
 
 Each purpose gets its own HKDF-derived key so one can never stand in for another.
 """
@@ -7,8 +8,10 @@ Each purpose gets its own HKDF-derived key so one can never stand in for another
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import weakref
@@ -39,6 +42,7 @@ class Keyring:
         self._index_key = _derive(data_key, "personal-number-index")
         self._link_key = _derive(data_key, "signing-link")
         self._evidence_key = _derive(data_key, "evidence-personal-number")
+        self._address_key = _derive(data_key, "evidence-ip-address")
 
     def encrypt(self, plaintext: str, *, context: str) -> str:
         nonce = os.urandom(12)
@@ -57,6 +61,17 @@ class Keyring:
         """A personal number as a sealed record carries it: only this service can recompute it, and
         its own key, so a record never shows the blind index the database searches by."""
         return hmac.new(self._evidence_key, f"{tenant_id}:{value}".encode(), hashlib.sha256).hexdigest()
+
+    def address_hash(self, tenant_id: str, address: str) -> str:
+        """An IP address as a sealed record carries it: whoever holds the record (the other guardian,
+        say) cannot read it, while the service can show that an address in its logs or database is
+        the one in the record. Written forms of one address (``2001:DB8::1``, ``2001:db8:0::1``)
+        give one hash."""
+        text = address.strip()
+        # Not an address after all: hashed as given, still never shown.
+        with contextlib.suppress(ValueError):
+            text = ipaddress.ip_address(text).compressed
+        return hmac.new(self._address_key, f"{tenant_id}:{text}".encode(), hashlib.sha256).hexdigest()
 
     def link_token(self, signer_id: str) -> str:
         """The signing-link token, re-derivable so the link can be shown again; only its hash is stored."""

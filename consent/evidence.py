@@ -14,8 +14,12 @@ so it carries instead:
 - the masked number and a keyed hash of the number (HMAC-SHA256 with a key
   derived from ``SAMTYCKE_DATA_KEY``, bound to the tenant), which only this
   service can recompute;
-- the fields that name no number (order reference, OCSP response, issue date,
-  IP address, names), verbatim.
+- keyed hashes of the IP addresses (the one the service told BankID, the one
+  BankID saw the device at): a record reaches people other than the signer
+  (the other guardian, every console role), who have no business with an
+  address; the raw addresses stay in the database for the DPO;
+- the fields that name neither (order reference, OCSP response, issue date,
+  names), verbatim.
 
 Pure functions: no database, no Flask.
 """
@@ -32,7 +36,7 @@ from consent import personal_numbers
 # Kept verbatim: none of them holds the personal number.
 _KEPT = (
     # BankID (RP API v6.0 completionData, plus what the RP adds)
-    "orderRef", "bankIdIssueDate", "stepUp", "risk", "ocspResponse", "endUserIp", "userVisibleDataFormat",
+    "orderRef", "bankIdIssueDate", "stepUp", "risk", "ocspResponse", "userVisibleDataFormat",
     # OpenID Connect
     "provider", "issuer", "subject", "auth_time", "acr", "amr",
 )
@@ -82,8 +86,15 @@ def _scrub(value: Any, forms: set[str], keyed_hash: Callable[[str], str]) -> Any
     return value
 
 
-def sealed_form(raw: Any, *, numbers: Collection[str], keyed_hash: Callable[[str], str]) -> dict[str, Any]:
-    """What of ``raw`` a record carries; ``numbers`` are the signer's personal numbers to keep out.
+def sealed_form(
+    raw: Any,
+    *,
+    numbers: Collection[str],
+    keyed_hash: Callable[[str], str],
+    address_hash: Callable[[str], str],
+) -> dict[str, Any]:
+    """What of ``raw`` a record carries; ``numbers`` are the signer's personal numbers to keep out,
+    ``address_hash`` gives an IP address's keyed hash (``Keyring.address_hash``).
 
     Fields not listed above are left out: the digest of the whole raw evidence still covers them.
     """
@@ -95,10 +106,12 @@ def sealed_form(raw: Any, *, numbers: Collection[str], keyed_hash: Callable[[str
     user = raw.get("user")
     if isinstance(user, dict):
         out["user"] = {key: user[key] for key in _USER_KEPT if key in user}
+    if isinstance(raw.get("endUserIp"), str):
+        out["endUserIpHmac"] = address_hash(raw["endUserIp"])
     device = raw.get("device")
-    if isinstance(device, dict) and "ipAddress" in device:
+    if isinstance(device, dict) and isinstance(device.get("ipAddress"), str):
         # The device's ``uhi`` identifies the phone; the signature XML (digested) carries it.
-        out["device"] = {"ipAddress": device["ipAddress"]}
+        out["device"] = {"ipAddressHmac": address_hash(device["ipAddress"])}
     for key, name in _DIGESTED.items():
         if isinstance(raw.get(key), str):
             out[name] = artefact_digest(raw[key])

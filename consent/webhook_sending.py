@@ -62,6 +62,27 @@ USER_AGENT = "Samtycke-Webhooks/1"
 # NAT64's well-known prefix (RFC 6052): the last 32 bits are the IPv4 address reached.
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
+# The IANA special-purpose address registries' entries that are not globally reachable (as of
+# 2025), and site-local fec0::/10 (deprecated by RFC 3879, still routed by old stacks).
+# ``is_global`` knows most of them, but which depends on the Python release (3.11 before
+# 3.11.10 takes fec0::/10, 192.0.0.8 or 3fff::/20 for global): this list makes the rule the
+# same on every Python the service runs on. Embedded IPv4 forms (mapped, 6to4, Teredo, NAT64)
+# are judged by the IPv4 address inside them instead (:func:`_embedded_ipv4`).
+_NOT_GLOBAL = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+        # IETF protocol assignments, whole (the two anycast exceptions are no webhook receivers)
+        "192.0.0.0/24",
+        "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
+        "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32",
+        "::/8",  # unspecified, loopback, IPv4-compatible and the rest of the reserved block
+        "64:ff9b:1::/48", "100::/64", "100:0:0:1::/64",
+        "2001::/23",  # IETF protocol assignments, whole (Teredo is judged by what it embeds)
+        "2001:db8::/32", "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+    )
+)  # fmt: skip
+
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
     """The IPv4 addresses an IPv6 address leads to when it is a translation or tunnel form:
@@ -79,16 +100,21 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
 
 
 def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified or ip.is_loopback)
+    # Unallocated space (IPv6 outside 2000::/3, IPv4 240/4) is "global" to the standard library.
+    return (
+        ip.is_global
+        and not ip.is_reserved
+        and not any(ip.version == net.version and ip in net for net in _NOT_GLOBAL)
+    )
 
 
 def is_public_address(address: str) -> bool:
-    """May a webhook in production reach this IP address? Not loopback, private, link-local,
-    shared (CGNAT), multicast, reserved or unspecified. An IPv6 address that embeds an IPv4
-    address (mapped, 6to4, Teredo, NAT64) is judged by every IPv4 address inside it, whatever
-    the standard library thinks of the IPv6 prefix (that has changed between Python versions).
-    IPv4-compatible ``::a.b.c.d`` and the local-use NAT64 prefix ``64:ff9b:1::/48`` lie in the
-    reserved ``::/8`` and are always refused."""
+    """May a webhook in production reach this IP address? Only a globally reachable one:
+    ``ipaddress``'s ``is_global`` and not in any range of :data:`_NOT_GLOBAL` (loopback, private,
+    link- and site-local, shared, documentation, benchmarking, multicast, reserved, ...). An IPv6
+    address that embeds an IPv4 address (mapped, 6to4, Teredo, NAT64) is judged by every IPv4
+    address inside it. IPv4-compatible ``::a.b.c.d`` and the local-use NAT64 prefix
+    ``64:ff9b:1::/48`` are always refused."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
@@ -98,6 +124,13 @@ def is_public_address(address: str) -> bool:
         if embedded:
             return all(_is_public(v4) for v4 in embedded)
     return _is_public(ip)
+
+
+def unbracketed_ipv6(netloc: str) -> bool:
+    """Is the host of this URL authority an IPv6 literal written without brackets (``::1``,
+    ``2001:db8::1:443``)? Such a host has no single reading: RFC 3986 requires ``[…]``."""
+    host_port = netloc.rpartition("@")[2]
+    return host_port.count(":") > 1 and not host_port.startswith("[")
 
 
 class UnsafeTarget(Exception):
@@ -115,8 +148,14 @@ def pin_public_target(url: str) -> Target:
     """Resolve the host once, refuse non-public addresses, and connect to exactly that address
     (Host header and TLS SNI keep the name), so DNS cannot rebind between check and connect."""
     parts = urlsplit(url)
+    if unbracketed_ipv6(parts.netloc):
+        raise UnsafeTarget("refused: an IPv6 address in a URL must be in brackets")
     host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        ascii_host = host.encode("idna").decode() if host else ""
+    except (ValueError, UnicodeError):
+        raise UnsafeTarget("refused: the URL's host or port is not valid") from None
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
@@ -128,10 +167,20 @@ def pin_public_target(url: str) -> Target:
     netloc = f"[{ip}]" if ":" in ip else ip
     if parts.port:
         netloc += f":{parts.port}"
-    ascii_host = host.encode("idna").decode()
-    host_header = ascii_host + (f":{parts.port}" if parts.port else "")
-    extensions = {"sni_hostname": ascii_host} if parts.scheme == "https" else {}
+    literal = _is_ip_literal(host)
+    # An IPv6 literal goes into Host in brackets (RFC 9110), and no IP literal is sent as SNI (RFC 6066).
+    shown = f"[{host}]" if literal and ":" in host else ascii_host
+    host_header = shown + (f":{parts.port}" if parts.port else "")
+    extensions = {"sni_hostname": ascii_host} if parts.scheme == "https" and not literal else {}
     return Target(urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), {"Host": host_header}, extensions)
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 # --- sending --------------------------------------------------------------------

@@ -35,7 +35,7 @@ from consent import consents
 from consent.ids import is_plain_id
 from consent.models import Addendum, Consent
 from consent.webhook_models import Webhook, WebhookDelivery, WebhookExpiryMark
-from consent.webhook_sending import is_public_address, schedule_after_commit
+from consent.webhook_sending import is_public_address, schedule_after_commit, unbracketed_ipv6
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,8 @@ def check_url(url: str, *, production: bool) -> str:
         raise refuse("The URL must not contain credentials; authenticate by checking the signature.")
     if parts.fragment:
         raise refuse("The URL must not have a fragment.")
+    if unbracketed_ipv6(parts.netloc):
+        raise refuse("An IPv6 address in a URL must be in brackets, e.g. https://[2001:db8::1]/hooks.")
     host = parts.hostname
     if not host:
         raise refuse("The URL has no host.")

@@ -12,11 +12,12 @@ from app.api_blueprint import Blueprint as ApiBlueprint
 from app.auth import current_caller
 from app.db import get_session
 from app.errors import BadRequest, NotFound, PayloadTooLarge
+from app.extensions import limiter
 from consent.models import Addendum
 from consent.queries import get_scoped
 from reports import audit_api, keys, services
 from reports.download import pdf_download, record_pdf_for_consent
-from reports.verification import verify_for_service
+from reports.verification import RecordTooLarge, verify_for_service
 
 blp = ApiBlueprint("records", __name__, description="Sealed PDF records")
 pages = Blueprint("records_pages", __name__, template_folder="web_templates")
@@ -58,6 +59,14 @@ def addendum_record(addendum_id: str) -> Response:
     return pdf_download(record, f"addendum-{addendum_id}-{record.kind}.pdf")
 
 
+def _verify_limit() -> str:
+    return str(current_app.config["VERIFY_RATE_LIMIT"])
+
+
+# One count per client address for the page and the API together (VERIFY_RATE_LIMIT).
+limit_verification = limiter.shared_limit(_verify_limit, scope="record-verify", methods=["POST"])
+
+
 def _uploaded_pdf() -> bytes:
     if request.files:
         upload = next(iter(request.files.values()))
@@ -77,6 +86,7 @@ def _uploaded_pdf() -> bytes:
     summary="Verify a sealed record: intact, sealed by us, timestamped, of this tenant",
     requestBody={"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
 )
+@limit_verification
 def verify_api() -> Any:
     body = verify_for_service(
         current_app, get_session(), _uploaded_pdf(), expected_tenant_id=current_caller().tenant_id
@@ -85,17 +95,21 @@ def verify_api() -> Any:
 
 
 @pages.route("/verify", methods=["GET", "POST"])
+@limit_verification
 def verify_page() -> Any:
     result = None
     error = None
+    status = 200
     if request.method == "POST":
         upload = request.files.get("record")
         data = upload.read() if upload else b""
         if not data:
-            error = _("Choose the PDF record to check.")
+            error, status = _("Choose the PDF record to check."), 400
         else:
-            result = verify_for_service(current_app, get_session(), data)
-    status = 400 if error else 200
+            try:
+                result = verify_for_service(current_app, get_session(), data)
+            except RecordTooLarge as exc:
+                error, status = _("This file is far larger inside than any record, so it was not checked."), exc.status
     return render_template("verify.html", result=result, error=error), status
 
 

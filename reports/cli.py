@@ -1,5 +1,5 @@
-"""``samtycke record verify FILE``, ``samtycke records retry`` and ``samtycke audit verify|checkpoint``
-(the audit chain is held against the records' anchors)."""
+"""``samtycke record verify FILE``, ``samtycke record ip-hash``, ``samtycke records retry`` and
+``samtycke audit verify|checkpoint`` (the audit chain is held against the records' anchors)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,23 @@ def record_verify(file: Path) -> None:
     if not result.valid:
         click.echo(f"record is NOT valid: {', '.join(result.problems)}", err=True)
         sys.exit(1)
+
+
+@record.command(
+    "ip-hash",
+    help="The keyed hash a tenant's records show for an IP address (deviceIpHmac, endUserIpHmac, "
+    "ipAddressHmac), to show that an address from the logs or the database is the one in a record.",
+)
+@click.option("--tenant", "tenant_slug", required=True)
+@click.argument("address")
+def record_ip_hash(tenant_slug: str, address: str) -> None:
+    from app.auth import tenant_by_slug
+    from app.cli import _app, unit_of_work
+
+    app = _app()
+    with unit_of_work(app) as session:
+        tenant_id = tenant_by_slug(session, tenant_slug).id
+    click.echo(app.extensions["samtycke.keyring"].address_hash(tenant_id, address))
 
 
 @click.group(help="The record queue.")

@@ -66,7 +66,8 @@ class SignerInfo:
     name: str
     signed_at: datetime
     personal_number_masked: str | None = None
-    device_ip: str | None = None
+    # Keyed hash of the device's IP address (``Keyring.address_hash``), never the address.
+    device_ip_hmac: str | None = None
     issuer: str | None = None  # OIDC only
     oidc_subject: str | None = None  # OIDC only
     bankid_issue_date: str | None = None  # BankID only, as the RP API gives it
@@ -160,7 +161,7 @@ def _signer_json(signer: SignerInfo) -> dict[str, Any]:
     }
     optional = {
         "personalNumberMasked": signer.personal_number_masked,
-        "deviceIp": signer.device_ip,
+        "deviceIpHmac": signer.device_ip_hmac,
         "oidcIssuer": signer.issuer,
         "oidcSubject": signer.oidc_subject,
         "bankidIssueDate": signer.bankid_issue_date,

@@ -29,16 +29,17 @@ from reports.errors import RecordError
 from reports.models import Record
 
 
-def _signer_info(sig: Signature) -> SignerInfo:
+def _signer_info(keyring: Keyring, sig: Signature) -> SignerInfo:
     ev = sig.evidence or {}
     device = ev.get("device") if isinstance(ev.get("device"), dict) else {}
+    ip = (device or {}).get("ipAddress") or ev.get("end_user_ip")
     return SignerInfo(
         role=sig.role,
         method=sig.method,  # type: ignore[arg-type]
         name=sig.signer_name or "—",
         signed_at=sig.signed_at,
         personal_number_masked=sig.pn_masked,
-        device_ip=(device or {}).get("ipAddress") or ev.get("end_user_ip"),
+        device_ip_hmac=keyring.address_hash(sig.tenant_id, ip) if isinstance(ip, str) and ip else None,
         issuer=ev.get("issuer"),
         oidc_subject=ev.get("subject"),
         bankid_issue_date=ev.get("bankIdIssueDate"),
@@ -64,7 +65,10 @@ def _evidence(keyring: Keyring, signatures: list[Signature]) -> dict[str, Any]:
                 "personal_number_masked": s.pn_masked,
                 "personal_number_hmac": keyring.evidence_hash(s.tenant_id, number) if number else None,
                 "provider_evidence": evidence.sealed_form(
-                    raw, numbers=numbers, keyed_hash=functools.partial(keyring.evidence_hash, s.tenant_id)
+                    raw,
+                    numbers=numbers,
+                    keyed_hash=functools.partial(keyring.evidence_hash, s.tenant_id),
+                    address_hash=functools.partial(keyring.address_hash, s.tenant_id),
                 ),
                 "provider_evidence_sha256": None if evidence.is_erased(raw) else evidence.digest(raw),
             }
@@ -118,7 +122,7 @@ def build_context(session: Session, keyring: Keyring, record: Record, base_url: 
         record_id=record.id,
         tenant=TenantInfo(id=tenant.id, name=tenant.name),
         subject=SubjectInfo(name=person.name or "—", personal_number_masked=person.pn_masked),
-        signers=[_signer_info(s) for s in signatures],
+        signers=[_signer_info(keyring, s) for s in signatures],
         text_markdown=text,
         template=TemplateInfo(
             key=consent.template_key, version=consent.template_version, text_sha256=consent.text_sha256
@@ -161,7 +165,7 @@ def _addendum_context(
         record_id=record.id,
         tenant=TenantInfo(id=tenant.id, name=tenant.name),
         subject=None,
-        signers=[_signer_info(s) for s in signatures],
+        signers=[_signer_info(keyring, s) for s in signatures],
         text_markdown=text,
         template=TemplateInfo(key=addendum.kind, version=addendum.version, text_sha256=addendum.text_sha256),
         visible_text_sha256=signatures[0].visible_sha256 if signatures else addendum.text_sha256,

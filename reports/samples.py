@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+from app.crypto import Keyring
 from reports.context import (
     Kind,
     Locale,
@@ -64,6 +65,12 @@ def sample_context(
     text = SAMPLE_TEXT[locale]
     text_sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     is_addendum = kind.startswith("addendum_")
+    # A record shows the devices' IP addresses as keyed hashes only.
+    keyring = Keyring("sample-data-key-for-sample-records")
+
+    def ip(address: str) -> str:
+        return keyring.address_hash(tenant_id, address)
+
     signers = [
         SignerInfo(
             role="guardian",
@@ -71,7 +78,7 @@ def sample_context(
             name="Anna Andersson",
             personal_number_masked="19800101-****",
             signed_at=signed_at,
-            device_ip="192.0.2.10",
+            device_ip_hmac=ip("192.0.2.10"),
             bankid_issue_date="2023-05-04",
         ),
         SignerInfo(
@@ -82,7 +89,7 @@ def sample_context(
             signed_at=signed_at + timedelta(minutes=7),
             issuer="https://idp.example.se",
             oidc_subject="b3f1c1a2-2d6e-4f0e-8f65-7b7f0c3b5d10",
-            device_ip="2001:db8::17",
+            device_ip_hmac=ip("2001:db8::17"),
         ),
     ]
     if is_addendum:
@@ -93,7 +100,7 @@ def sample_context(
                 name="Carin Chef",
                 personal_number_masked="19700303-****",
                 signed_at=signed_at,
-                device_ip="198.51.100.4",
+                device_ip_hmac=ip("198.51.100.4"),
             )
         ]
     status_at = None if kind in ("consent_given", "addendum_signed") else signed_at + timedelta(days=40)

@@ -12,10 +12,17 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
+from app.errors import PayloadTooLarge
 from consent import consents
 from consent.models import Addendum, Consent
 from reports.keys import trust_roots
-from reports.verify import RecordVerification, verify_record
+from reports.verify import MAX_REVISIONS, MAX_STREAM_BYTES, TOO_LARGE, RecordVerification, verify_record
+
+
+class RecordTooLarge(PayloadTooLarge):
+    """The upload fits the request limit but inflates (or branches) far beyond any record."""
+
+    slug, title = "record-too-large", "Too large to be a record"
 
 
 def current_status(session: Session, result: RecordVerification, now: datetime) -> str | None:
@@ -44,6 +51,11 @@ def verify_for_service(
     app: Flask, session: Session, pdf: bytes, *, expected_tenant_id: str | None = None
 ) -> dict[str, Any]:
     result = verify_record(pdf, trust_roots=trust_roots(app), expected_tenant_id=expected_tenant_id)
+    if TOO_LARGE in result.problems:
+        raise RecordTooLarge(
+            f"The file was not checked: a stream in it decodes to more than {MAX_STREAM_BYTES // 2**20} MiB, "
+            f"or it has more than {MAX_REVISIONS} revisions. A Samtycke record never does."
+        )
     body = asdict(result)
     for key in ("signed_at", "timestamp"):
         body[key] = body[key].isoformat() if body[key] is not None else None

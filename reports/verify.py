@@ -9,6 +9,11 @@ revision is signature maintenance only (DSS, document timestamps), the last
 signature or document timestamp covers the file to its last byte, and the
 attached ``evidence.json`` (read from the revision the seal covers) names the
 expected tenant.
+
+The bytes are hostile until proven otherwise: every stream read from them is
+decoded through pyHanko with :data:`DECODE_LIMITS` (a few KiB of Flate data can
+inflate to gigabytes), and a file with more revisions than a record ever has is
+not analysed at all. Either refusal is the problem :data:`TOO_LARGE`.
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ from datetime import datetime
 from io import BytesIO
 from typing import Any
 
-import pikepdf
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.decode_limits import DecodeLimits, DocumentDecodeBudget, StreamDecodeLimits
+from pyhanko.pdf_utils.misc import PdfDecodeLimitError, PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import async_validate_pdf_signature, async_validate_pdf_timestamp
@@ -54,6 +61,22 @@ UNSIGNED_UPDATE = "unsigned_update"
 EVIDENCE_MISSING = "evidence_missing"
 OTHER_TENANT = "other_tenant"
 VALIDATION_ERROR = "validation_error"
+TOO_LARGE = "too_large"  # decodes to more, or has more revisions, than a record ever has
+
+MiB = 1024 * 1024
+# A record decodes to about 0.5 MiB (fonts, the QR code, the text) in 3 revisions (content, seal,
+# DSS + document timestamp). The bounds leave room for long texts and years of signature
+# maintenance; a decompression bomb stops after a few MiB instead of taking the worker's memory.
+MAX_STREAM_BYTES = 8 * MiB
+MAX_DECODED_BYTES = 32 * MiB  # per revision read; pyHanko gives each historical revision its own budget
+MAX_REVISIONS = 12
+DECODE_LIMITS = DecodeLimits(
+    per_stream=StreamDecodeLimits(max_output_size=MAX_STREAM_BYTES),
+    document_budget=DocumentDecodeBudget(base_allowance=MAX_DECODED_BYTES, max_ratio=1),
+)
+# evidence.json is a few KiB; anything far bigger is not ours and is not parsed.
+MAX_EVIDENCE_BYTES = 1 * MiB
+_MAX_NAME_TREE_NODES = 64
 
 
 @dataclass(frozen=True)
@@ -82,6 +105,9 @@ def verify_record(
         return RecordVerification(valid=False, intact=False, problems=[NOT_A_PDF])
     try:
         return run_sync(_verify(bytes(pdf_bytes), trust_roots, expected_tenant_id))
+    except PdfDecodeLimitError:
+        log.info("record verification refused: a stream decodes beyond the limits")
+        return RecordVerification(valid=False, intact=False, problems=[TOO_LARGE])
     except Exception:  # a verifier answers; it does not crash on hostile input
         log.info("record verification failed", exc_info=True)
         return RecordVerification(valid=False, intact=False, problems=[VALIDATION_ERROR])
@@ -91,8 +117,12 @@ async def _verify(
     pdf: bytes, trust_roots: list[x509.Certificate], expected_tenant_id: str | None
 ) -> RecordVerification:
     try:
-        reader = PdfFileReader(BytesIO(pdf), strict=False)
+        reader = _reader(pdf)
+        if reader.xrefs.total_revisions > MAX_REVISIONS:
+            return RecordVerification(valid=False, intact=False, problems=[TOO_LARGE])
         signatures: list[EmbeddedPdfSignature] = reader.embedded_signatures
+    except PdfDecodeLimitError:
+        raise
     except Exception:  # any parse failure means "not a (readable) PDF"
         return RecordVerification(valid=False, intact=False, problems=[NOT_A_PDF])
     regular = [s for s in signatures if s.sig_object_type == "/Sig"]
@@ -176,7 +206,7 @@ def sealed_audit_event_hash(pdf_bytes: bytes) -> str | None:
     """``auditEventHash`` from the evidence the seal covers; None when there is none to read.
     Only meaningful for a record :func:`verify_record` found valid."""
     try:
-        reader = PdfFileReader(BytesIO(pdf_bytes), strict=False)
+        reader = _reader(pdf_bytes)
         seals = [s for s in reader.embedded_signatures if s.sig_object_type == "/Sig"]
         evidence = _signed_evidence(pdf_bytes, seals[0]) if seals else None
     except Exception:  # hostile bytes: no answer rather than a crash
@@ -231,20 +261,56 @@ def _subject_summary(cert: asn1_x509.Certificate | None) -> str | None:
     return ", ".join(str(p) for p in parts if p) or cert.subject.human_friendly
 
 
+def _reader(pdf: bytes) -> PdfFileReader:
+    return PdfFileReader(BytesIO(pdf), strict=False, decode_limits=DECODE_LIMITS)
+
+
 def _signed_evidence(pdf: bytes, seal: EmbeddedPdfSignature) -> dict[str, Any] | None:
-    """``evidence.json`` as it was in the revision the seal signed."""
+    """``evidence.json`` as it was in the revision the seal signed.
+
+    Anyone can seal a PDF of their own (intact, untrusted): its evidence is untrusted input.
+    A stream that decodes beyond the limits raises :class:`PdfDecodeLimitError`.
+    """
     byte_range = [int(x) for x in seal.byte_range]
     signed_revision = pdf[: byte_range[2] + byte_range[3]]
     try:
-        with pikepdf.open(BytesIO(signed_revision)) as doc:
-            attachment = doc.attachments.get(EVIDENCE_NAME)
-            if attachment is None:
-                return None
-            # Anyone can seal a PDF of their own (intact, untrusted): its evidence is untrusted input.
-            data = loads(attachment.get_file().read_bytes())
-    except (pikepdf.PdfError, ValueError, KeyError):
+        names = _reader(signed_revision).root["/Names"]["/EmbeddedFiles"]
+        spec = _name_tree_lookup(names, EVIDENCE_NAME)
+        if not isinstance(spec, generic.DictionaryObject):
+            return None
+        stream = spec["/EF"]["/F"]
+        if not isinstance(stream, generic.StreamObject):
+            return None
+        raw = stream.data
+        if len(raw) > MAX_EVIDENCE_BYTES:
+            return None
+        data = loads(raw)
+    except PdfDecodeLimitError:
+        raise
+    except (PdfError, ValueError, KeyError, TypeError, NotImplementedError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _name_tree_lookup(root: generic.PdfObject, key: str) -> generic.PdfObject | None:
+    """The value of ``key`` in a PDF name tree, visiting a bounded number of nodes (no cycles)."""
+    pending = [root]
+    for _ in range(_MAX_NAME_TREE_NODES):
+        if not pending:
+            return None
+        node = pending.pop()
+        if not isinstance(node, generic.DictionaryObject):
+            continue
+        pairs = node.get("/Names")
+        if isinstance(pairs, generic.ArrayObject):
+            for i in range(0, len(pairs) - 1, 2):
+                name = pairs[i]
+                if isinstance(name, generic.TextStringObject | generic.ByteStringObject) and str(name) == key:
+                    return pairs[i + 1]
+        kids = node.get("/Kids")
+        if isinstance(kids, generic.ArrayObject):
+            pending.extend(kids)
+    return None
 
 
 def _str_or_none(value: object) -> str | None:

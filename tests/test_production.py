@@ -179,6 +179,16 @@ def test_production_opens_the_seal_at_start_up(production: dict[str, Any], tmp_p
         ("PROXY_FIX", "abc", "SAMTYCKE_PROXY_FIX must be a whole number, not 'abc'"),
         ("WORKERS", "1.5", "SAMTYCKE_WORKERS must be a whole number, not '1.5'"),
         ("AUDIT_CHECKPOINT_SECONDS", "soon", "SAMTYCKE_AUDIT_CHECKPOINT_SECONDS must be a whole number"),
+        ("STAFF_OIDC", '{"discovery_url": "https://idp.example/.well-known/openid-configuration"}',
+         "SAMTYCKE_STAFF_OIDC lacks 'client_id', 'client_secret', 'tenant' (each a non-empty string)"),
+        ("STAFF_OIDC", '{"client_id": "c", "client_secret": "s", "tenant": "kommun"}',
+         "SAMTYCKE_STAFF_OIDC lacks 'discovery_url'"),
+        ("STAFF_OIDC", '{"discovery_url": "https://idp.example/", "client_id": "c", "client_secret": "", '
+         '"tenant": 7}', "SAMTYCKE_STAFF_OIDC lacks 'client_secret', 'tenant'"),
+        ("OIDC_PROVIDERS", '[{"name": "idp", "discovery_url": "https://idp.example/"}]',
+         "SAMTYCKE_OIDC_PROVIDERS[0] lacks 'client_id', 'client_secret'"),
+        ("OIDC_PROVIDERS", '["idp"]', "SAMTYCKE_OIDC_PROVIDERS[0] must be a JSON object"),
+        ("VERIFY_RATE_LIMIT", "lots", "SAMTYCKE_VERIFY_RATE_LIMIT must be a rate limit such as '20 per minute'"),
     ],
 )
 def test_a_malformed_setting_is_named_not_a_traceback(
@@ -186,6 +196,13 @@ def test_a_malformed_setting_is_named_not_a_traceback(
 ) -> None:
     in_environment(monkeypatch, {"INSTANCE_PATH": tmp_path, name: value})
     assert expected in refusal(None)
+
+
+def test_an_incomplete_staff_sign_on_given_as_a_dict_is_named_too(production: dict[str, Any]) -> None:
+    # Tools and tests pass a dict to create_app: the same rule, before anything is wired.
+    staff = {"discovery_url": "https://idp.example/.well-known/openid-configuration", "client_id": "c"}
+    message = refusal({**production, "STAFF_OIDC": staff})
+    assert "SAMTYCKE_STAFF_OIDC lacks 'client_secret', 'tenant'" in message
 
 
 # --- item 9: https and PostgreSQL ----------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
@@ -88,6 +89,46 @@ def test_invalid_parameters(client: FlaskClient, path: str, body: Any, details: 
     status, code, text = error_of(rp_post(client, path, body))
     assert (status, code) == (400, "invalidParameters")
     assert details in text
+
+
+# NUL and lone surrogates are refused by the service's input guard (any endpoint), the other
+# control characters by the simulator's own field checks: either way BankID's 400, naming the field.
+CONTROL_CASES = [
+    ("auth", {"endUserIp": "192.0.2.1\u0000"}, "Invalid endUserIp"),
+    ("auth", {"endUserIp": "192.0.2.1", "returnUrl": "https://rp.example/\u0000"}, "Invalid returnUrl"),
+    ("auth", {"endUserIp": "192.0.2.1", "returnUrl": "https://rp.example/\u0001"}, "Invalid returnUrl"),
+    ("auth", {"endUserIp": "192.0.2.1", "returnUrl": "https://rp.example/\u007f"}, "Invalid returnUrl"),
+    ("auth", {"endUserIp": "192.0.2.1", "web": {"userAgent": "ua\u0000"}}, "Invalid web.userAgent"),
+    ("auth", {"endUserIp": "192.0.2.1", "web": {"userAgent": "ua\u001b[2J"}}, "Invalid web.userAgent"),
+    ("auth", {"endUserIp": "192.0.2.1", "web": {"referringDomain": "rp\u0085.example"}}, "Invalid web.referringDomain"),
+    ("auth", {"endUserIp": "192.0.2.1", "web": {"userAgent": "\ud800"}}, "Invalid web.userAgent"),
+    ("auth", {"endUserIp": "192.0.2.1", "app": {"deviceOS": "\u0000"}}, "Invalid app.deviceOS"),
+    ("auth", {"endUserIp": "192.0.2.1", "requirement": {"certificatePolicies": ["1.2\u0000"]}},
+     "Invalid requirement.certificatePolicies"),
+    ("auth", {"endUserIp": "192.0.2.1", "requirement": {"personalNumber": PNR + "\u0000"}},
+     "Invalid requirement.personalNumber"),
+    ("sign", sign_body(userVisibleDataFormat="simpleMarkdownV1\u0000"), "Invalid userVisibleDataFormat"),
+    ("phone/auth", {"personalNumber": PNR + "\u0000", "callInitiator": "user"}, "Invalid personalNumber"),
+    ("phone/auth", {"personalNumber": PNR, "callInitiator": "user\u0000"}, "Invalid callInitiator"),
+    ("collect", {"orderRef": "131daac9\u0000"}, "Invalid orderRef"),
+    ("collect", {"orderRef": "131daac9\u0001"}, "Invalid orderRef"),
+    ("cancel", {"orderRef": "\u0000"}, "Invalid orderRef"),
+]
+
+
+@pytest.mark.parametrize(("path", "raw", "details"), CONTROL_CASES)
+def test_control_characters_are_invalid_parameters_not_a_crash(
+    client: FlaskClient, path: str, raw: dict[str, Any], details: str
+) -> None:
+    # JSON escapes, so the body carries the characters exactly as an RP could send them.
+    body = json.dumps(raw, ensure_ascii=True)
+    resp = client.post(f"{RP}/{path}", data=body, content_type="application/json")
+    assert error_of(resp) == (400, "invalidParameters", details)
+
+
+def test_the_phone_app_api_refuses_nul_in_bankid_shape(client: FlaskClient) -> None:
+    resp = app_post(client, "phone", {"personal_number": PNR, "given_name": "A\u0000", "surname": "B"})
+    assert error_of(resp) == (400, "invalidParameters", "Invalid given_name")
 
 
 def test_accepted_requirements_and_extras(client: FlaskClient) -> None:

@@ -15,7 +15,12 @@ KEYRING = Keyring("test-data-key-not-for-production")
 
 
 def _sealed(raw: dict[str, object], numbers: set[str]) -> dict[str, object]:
-    return evidence.sealed_form(raw, numbers=numbers, keyed_hash=lambda text: KEYRING.evidence_hash("t1", text))
+    return evidence.sealed_form(
+        raw,
+        numbers=numbers,
+        keyed_hash=lambda text: KEYRING.evidence_hash("t1", text),
+        address_hash=lambda address: KEYRING.address_hash("t1", address),
+    )
 
 
 def _no_number(value: object) -> None:
@@ -54,3 +59,16 @@ def test_erased_evidence_stays_erased_and_the_digest_is_over_canonical_json() ->
     # Bound to its tenant: the same number hashes differently elsewhere.
     assert KEYRING.evidence_hash("t1", PN) != KEYRING.evidence_hash("t2", PN)
     assert KEYRING.evidence_hash("t1", PN) != KEYRING.blind_index("t1", PN)
+
+
+def test_bankid_ip_addresses_become_keyed_hashes_with_a_key_of_their_own() -> None:
+    raw = {"orderRef": "o-1", "endUserIp": "192.0.2.5", "device": {"ipAddress": "2001:db8::7", "uhi": "OZvYM9VvyiAmG7"}}
+    sealed = _sealed(raw, set())
+    assert "192.0.2.5" not in json.dumps(sealed) and "2001:db8::7" not in json.dumps(sealed)
+    assert sealed == {
+        "orderRef": "o-1",
+        "endUserIpHmac": KEYRING.address_hash("t1", "192.0.2.5"),
+        "device": {"ipAddressHmac": KEYRING.address_hash("t1", "2001:db8::7")},
+    }
+    # Not the personal-number hash under another name: the same text gives another value.
+    assert KEYRING.address_hash("t1", "192.0.2.5") != KEYRING.evidence_hash("t1", "192.0.2.5")

@@ -24,7 +24,8 @@ from flask import Flask
 from app.audit import AuditEvent
 from app.cli import main
 from app.db import utcnow
-from consent import personal_numbers, webhook_sending
+from app.errors import Unprocessable
+from consent import personal_numbers, webhook_sending, webhooks
 from consent.models import Consent
 from consent.webhook_models import Webhook, WebhookDelivery, WebhookExpiryMark
 from consent.webhook_sending import BACKOFF, Sender, attempt, is_public_address
@@ -592,6 +593,8 @@ def test_openapi_documents_the_webhook_paths(app: Flask) -> None:
         "https://[2002:a9fe:a9fe::1]/latest/meta-data",  # 6to4 around 169.254.169.254
         "https://[2001:0:4136:e378:8000:63bf:3f57:fef5]/hook",  # Teredo, client 192.168.1.10
         "https://[64:ff9b::a00:8]/hook",  # NAT64 around 10.0.0.8
+        "https://[fec0::1]/hook",  # site-local
+        "https://192.0.0.8/hook",  # IPv4 dummy address
     ],
 )
 def test_production_needs_https_to_a_public_host(
@@ -650,6 +653,25 @@ def test_production_refuses_to_send_to_private_addresses(
         ("64:ff9b:1::c0a8:101", False), ("64:ff9b:1::808:808", False),
         ("::192.168.1.1", False), ("::127.0.0.1", False), ("::8.8.8.8", False),
         ("2002:c0a8:101::1%eth0", False),
+        # IANA special-purpose IPv4 ranges that are not globally reachable
+        ("192.0.0.1", False), ("192.0.0.8", False), ("192.0.0.170", False), ("192.0.0.255", False),
+        ("192.0.2.1", False), ("192.88.99.1", False), ("198.18.0.1", False), ("198.19.255.255", False),
+        ("198.51.100.7", False), ("203.0.113.9", False), ("240.0.0.1", False), ("255.255.255.255", False),
+        ("0.1.2.3", False), ("100.127.255.254", False), ("172.31.255.255", False), ("239.255.255.250", False),
+        # ... and their neighbours, which are
+        ("192.0.1.1", True), ("192.88.100.1", True), ("198.17.255.255", True), ("198.20.0.1", True),
+        ("100.128.0.1", True), ("172.32.0.1", True), ("223.255.255.254", True), ("1.1.1.1", True),
+        # IPv6: site-local, documentation (old and RFC 9637), SRv6 SIDs, discard, IETF assignments, ULA,
+        # multicast, IPv4-translated
+        ("fec0::1", False), ("feff:ffff::1", False), ("2001:db8::1", False), ("3fff::1", False),
+        ("3fff:fff::1", False), ("5f00::1", False), ("100::1", False), ("100:0:0:1::1", False),
+        ("2001:2::1", False), ("2001:10::1", False), ("2001:20::1", False), ("2001:1::1", False),
+        ("fd12:3456::1", False), ("ff02::1", False), ("ff0e::1", False), ("::ffff:0:8.8.8.8", False),
+        ("2001:200::1", True), ("2a00:1450:4001::200e", True), ("2c0f:fb50::1", True),
+        ("4000::1", False), ("e000::1", False),  # not allocated (outside 2000::/3)
+        # embedded IPv4 forms judged by the special-purpose IPv4 they lead to
+        ("::ffff:192.0.0.8", False), ("64:ff9b::192.0.0.8", False), ("2002:c000:8::1", False),
+        ("::ffff:198.18.0.1", False), ("64:ff9b::203.0.113.1", False),
     ],
 )
 def test_public_address_rule(address: str, public: bool) -> None:
@@ -680,6 +702,35 @@ def test_production_refuses_a_name_resolving_to_a_tunnelled_private_address(
     monkeypatch.setattr(socket, "getaddrinfo", _resolver(address))
     with pytest.raises(webhook_sending.UnsafeTarget):
         webhook_sending.pin_public_target("https://tunnel.example/hook")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://::1/hook", "https://2001:db8::1/hook", "https://::ffff:127.0.0.1:443/hook", "https://fe80::1/x"],
+)
+@pytest.mark.parametrize("env", ["development", "production"])
+def test_an_ipv6_literal_without_brackets_is_refused(
+    app: Flask, acme: Any, monkeypatch: pytest.MonkeyPatch, url: str, env: str
+) -> None:
+    monkeypatch.setitem(app.config, "ENV", env)
+    resp = acme.post("/api/v1/webhooks", json={"url": url, "events": ["consent.given"]})
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    assert "url" in resp.get_json()["errors"]
+    # The rule itself, whatever the schema in front of it lets through.
+    with pytest.raises(Unprocessable, match="must be in brackets"):
+        webhooks.check_url(url, production=env == "production")
+    with pytest.raises(webhook_sending.UnsafeTarget, match="brackets"):
+        webhook_sending.pin_public_target(url)
+
+
+def test_a_bracketed_ipv6_target_keeps_its_brackets_in_host_and_sends_no_ip_as_sni(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(socket, "getaddrinfo", _resolver("2a00:1450:4001::200e"))
+    target = webhook_sending.pin_public_target("https://[2a00:1450:4001::200e]:8443/hooks")
+    assert target.url == "https://[2a00:1450:4001::200e]:8443/hooks"
+    assert target.headers == {"Host": "[2a00:1450:4001::200e]:8443"}
+    assert target.extensions == {}
 
 
 def test_production_refuses_a_name_with_any_private_address(monkeypatch: pytest.MonkeyPatch) -> None:

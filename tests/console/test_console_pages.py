@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from console_helpers import ANNA_PN, BO_PN, Seed, csrf_of, token_for
 from flask import Flask
@@ -81,10 +82,15 @@ def test_dashboard_shows_failed_records(app: Flask, seed: Seed, as_role: Any) ->
 
 def test_person_search_by_name_reference_and_personal_number(seed: Seed, as_role: Any) -> None:
     viewer = as_role("viewer")
-    for query in ("anna", "emp-17", ANNA_PN, "19800101-1231"):
+    for query in ("anna", "emp-17"):
         html = _html(viewer, f"/console/persons?q={query}")
         assert f"/console/persons/{seed.anna}" in html, query
         assert f"/console/persons/{seed.bo}\"" not in html, query
+    for query in (ANNA_PN, "19800101-1231"):
+        found = viewer.post("/console/persons", data={"q": query, "csrf_token": token_for(viewer, "/console/persons")})
+        html = found.get_data(as_text=True)
+        assert found.status_code == 200, query
+        assert f"/console/persons/{seed.anna}" in html and f"/console/persons/{seed.bo}\"" not in html, query
     html = _html(viewer, "/console/persons?q=Berg")
     assert all(f"/console/persons/{pid}" in html for pid in (seed.bo, seed.carl, seed.dana))
     assert "Nobody matches" in _html(viewer, "/console/persons?q=Zelda")
@@ -475,6 +481,31 @@ def test_language_switch_and_local_formats(seed: Seed, as_role: Any) -> None:
     assert '<html lang="sv">' in _html(client, "/console/persons")
     norwegian = _html(client, "/console/persons?lang=nb")
     assert '<html lang="nb">' in norwegian
+
+
+PERSON_SEARCHES = ["/console/persons", "/console/gdpr", "/console/requests/new"]
+
+
+@pytest.mark.parametrize("page", PERSON_SEARCHES)
+def test_a_personal_number_is_searched_by_post_and_never_put_in_an_address(
+    seed: Seed, as_role: Any, page: str
+) -> None:
+    dpo = as_role("dpo")
+    token = token_for(dpo, page)
+    assert f'<form method="post" action="{page}" role="search"' in _html(dpo, page)
+    found = dpo.post(page, data={"q": "19800101-1231", "csrf_token": token})
+    assert found.status_code == 200 and found.headers.get("Location") is None  # answered in place
+    assert seed.anna in found.get_data(as_text=True)  # a link to her page, or to choosing her
+    # A name is redirected to the address, where it can be bookmarked.
+    by_name = dpo.post(page, data={"q": "Anna", "csrf_token": token})
+    assert by_name.status_code == 303 and by_name.headers["Location"].endswith(f"{page}?q=Anna")
+    # A number that arrives in an address anyway is not searched, and leaves the address at once.
+    refused = dpo.get(f"{page}?q={ANNA_PN}")
+    assert refused.status_code == 303 and refused.headers["Location"].endswith(page)
+    html = _html(dpo, page)
+    assert "the number is never put in the page" in html and ANNA_PN not in html
+    # The search changes nothing, but a post still needs the CSRF token.
+    assert dpo.post(page, data={"q": "19800101-1231"}).status_code == 400
 
 
 # --- robustness -----------------------------------------------------------------

@@ -6,16 +6,19 @@ import os
 import shutil
 import subprocess
 import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+import pikepdf
 import pytest
 from asn1crypto import tsp
 
-from reports.context import RecordContext
+from reports.context import EVIDENCE_NAME, RecordContext
 from reports.pki import LocalPki, ensure_local_pki
 from reports.render import render_pdf
 from reports.samples import sample_context
@@ -148,3 +151,27 @@ def http_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpPki]:
     yield HttpPki(pki=pki, tsa_url=f"{base_url}/tsa")
     server.shutdown()
     server.server_close()
+
+
+BOMB_DECODED_BYTES = 128 * 1024 * 1024
+
+
+def flate_bomb(decoded_size: int = BOMB_DECODED_BYTES) -> bytes:
+    """Zlib data of ``decoded_size`` spaces (about 1/1000 of that compressed), made without holding it."""
+    packer = zlib.compressobj(9)
+    chunk = b" " * (1024 * 1024)
+    parts = [packer.compress(chunk) for _ in range(decoded_size // len(chunk))]
+    return b"".join([*parts, packer.flush()])
+
+
+@pytest.fixture(scope="session")
+def evidence_bomb_pdf(record_pdf: bytes, other_pki: LocalPki) -> bytes:
+    """A record whose evidence.json inflates to 128 MiB, sealed by someone else's PKI: the seal is
+    intact, so a verifier goes on to read the evidence."""
+    with pikepdf.open(BytesIO(record_pdf)) as doc:
+        spec = doc.attachments[EVIDENCE_NAME]
+        stream = spec.obj["/EF"]["/F"]
+        stream.write(flate_bomb(), filter=pikepdf.Name.FlateDecode)
+        out = BytesIO()
+        doc.save(out, stream_decode_level=pikepdf.StreamDecodeLevel.none)
+    return Sealer.from_local_pki(other_pki).seal(out.getvalue(), **SEAL_ARGS)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from io import BytesIO
 
 import pikepdf
 import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 
 from reports.context import EVIDENCE_NAME, RecordContext
 from reports.pki import LocalPki
 from reports.render import render_pdf
 from reports.samples import sample_context
 from reports.seal import Sealer
-from reports.verify import verify_record
+from reports.verify import MAX_REVISIONS, MAX_STREAM_BYTES, verify_record
 
 SEAL_ARGS = {"reason": "Samtycke record", "location": "Sweden"}
 
@@ -104,3 +106,39 @@ def test_a_foreign_seal_over_deeply_nested_evidence_is_answered_not_raised(
     assert result.intact and not result.valid
     assert "untrusted_signer" in result.problems
     assert result.consent_id is None and result.tenant_id is None
+
+
+def test_a_decompression_bomb_in_the_evidence_is_refused_without_inflating_it(
+    evidence_bomb_pdf: bytes, pki: LocalPki
+) -> None:
+    assert len(evidence_bomb_pdf) < 1024 * 1024  # small on the wire, 128 MiB once inflated
+    tracemalloc.start()
+    try:
+        result = verify_record(evidence_bomb_pdf, trust_roots=pki.trust_roots)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.problems == ["too_large"] and not result.valid
+    assert result.consent_id is None and result.tenant_id is None
+    # Decoding stops one byte past the per-stream cap (zlib's growing buffer may briefly hold it
+    # twice), far short of the 128 MiB the stream would inflate to.
+    assert peak < 3 * MAX_STREAM_BYTES, f"peak {peak / 2**20:.0f} MiB"
+
+
+def test_more_revisions_than_a_record_has_are_refused(sealed_pdf: bytes, pki: LocalPki) -> None:
+    data = sealed_pdf
+    for n in range(MAX_REVISIONS):  # the record has 3; these make it 3 + MAX_REVISIONS
+        writer = IncrementalPdfFileWriter(BytesIO(data))
+        writer.root["/Lang"] = generic.TextStringObject(f"x-{n}")
+        writer.update_root()
+        out = BytesIO()
+        writer.write(out)
+        data = out.getvalue()
+    result = verify_record(data, trust_roots=pki.trust_roots)
+    assert result.problems == ["too_large"] and not result.valid
+
+
+def test_a_record_with_its_maintenance_revisions_is_within_the_limits(sealed_pdf: bytes, pki: LocalPki) -> None:
+    reader = PdfFileReader(BytesIO(sealed_pdf), strict=False)
+    assert reader.xrefs.total_revisions <= MAX_REVISIONS // 4  # room for years of re-timestamping
+    assert verify_record(sealed_pdf, trust_roots=pki.trust_roots).valid

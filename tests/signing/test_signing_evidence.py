@@ -4,6 +4,7 @@ yet stays bound to the raw BankID evidence that only the DPO's export carries.""
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
 import subprocess
@@ -12,11 +13,13 @@ from typing import Any
 
 import pikepdf
 import sqlalchemy as sa
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from signing_helpers import Clock, Phone, World, poll_until, start, status, token_of
+from signing_helpers import GUARDIAN2_PN, GUARDIAN_PN, Clock, Phone, World, poll_until, start, status, token_of
 from stored_text import strings
 
+from app.cli import main as cli
 from app.db import transaction
 from consent import evidence
 from consent.personal_numbers import written_forms
@@ -115,3 +118,61 @@ def test_a_console_viewer_downloads_the_record_without_the_full_number(
     assert record["signatures"]["signatures"][0]["provider_evidence"]["signatureSha256"]
     # The raw evidence stays behind the DPO's export.
     assert viewer.get(f"/console/persons/{person}/export.json").status_code == 403
+
+
+# (browser, phone) of each guardian: the address the service saw and told BankID, and the one
+# BankID saw the phone at.
+GUARDIAN_ADDRESSES = [("198.51.100.23", "203.0.113.77"), ("2001:db8::a:1", "2001:db8:ffff::42")]
+
+
+def test_a_guardians_record_shows_the_other_guardians_addresses_as_keyed_hashes_only(
+    app: Flask, api: Any, world: World, clock: Clock, monkeypatch: Any
+) -> None:
+    request, tokens = world.family()
+    guardians = [(GUARDIAN_PN, "Greta"), (GUARDIAN2_PN, "Gustav")]
+    for token, (pn, given), (browser_ip, phone_ip) in zip(tokens, guardians, GUARDIAN_ADDRESSES, strict=True):
+        browser, handset = app.test_client(), app.test_client()
+        browser.environ_base["REMOTE_ADDR"], handset.environ_base["REMOTE_ADDR"] = browser_ip, phone_ip
+        assert start(browser, token, "other").status_code == 200
+        Phone(handset, pn, given, "Gran").sign_qr(status(browser, token)["qr_data"])
+        poll_until(browser, clock, token, "complete")
+    pdf = api.get(f"/api/v1/consents/{request['consent_id']}/record.pdf")
+    assert pdf.status_code == 200, pdf.get_data(as_text=True)
+
+    keyring = app.extensions["samtycke.keyring"]
+    written = {form for pair in GUARDIAN_ADDRESSES for a in pair for form in _written_forms(a)}
+    for text in strings(pdf.get_data(), keyring, set()):
+        assert not any(form in text for form in written), f"an IP address is in the record: {text[:200]}"
+    record = _evidence_json(pdf.get_data())
+    entries = record["signatures"]["signatures"]
+    assert len(entries) == 2
+    for entry, signer, (browser_ip, phone_ip) in zip(entries, record["isIndicatedBy"], GUARDIAN_ADDRESSES, strict=True):
+        sealed = entry["provider_evidence"]
+        assert sealed["endUserIpHmac"] == keyring.address_hash(api.tenant_id, browser_ip)
+        assert sealed["device"] == {"ipAddressHmac": keyring.address_hash(api.tenant_id, phone_ip)}
+        assert signer["deviceIpHmac"] == keyring.address_hash(api.tenant_id, phone_ip)
+        assert "deviceIp" not in signer
+    # Bound to the tenant and to the address, whichever way it is written.
+    tenant = api.tenant_id
+    assert keyring.address_hash("another-tenant", "203.0.113.77") != keyring.address_hash(tenant, "203.0.113.77")
+    assert keyring.address_hash(tenant, "2001:DB8:0:0::A:1") == keyring.address_hash(tenant, "2001:db8::a:1")
+
+    # The raw addresses stay on the DPO's side: the signature evidence in the person's export.
+    guardian_id = next(p for p in api.get("/api/v1/persons").get_json()["items"] if p["name"] == "Greta Gran")["id"]
+    export = api.get(f"/api/v1/persons/{guardian_id}/export").get_json()
+    [given] = export["signatures_given"]
+    raw = given["provider_evidence"]
+    assert raw["endUserIp"] == "198.51.100.23" and raw["device"]["ipAddress"] == "203.0.113.77"
+
+    # And the DPO recomputes, from an address in the logs, what the record shows.
+    for name, value in (("DATABASE_URL", app.config["DATABASE_URL"]), ("INSTANCE_PATH", app.instance_path),
+                        ("SECRET_KEY", app.config["SECRET_KEY"]), ("DATA_KEY", app.config["DATA_KEY"])):
+        monkeypatch.setenv(f"SAMTYCKE_{name}", value)
+    result = CliRunner().invoke(cli, ["record", "ip-hash", "--tenant", "acme", "2001:DB8:FFFF::42"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == entries[1]["provider_evidence"]["device"]["ipAddressHmac"]
+
+
+def _written_forms(address: str) -> set[str]:
+    ip = ipaddress.ip_address(address)
+    return {address, ip.compressed, ip.exploded, ip.compressed.upper()}

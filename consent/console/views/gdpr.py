@@ -13,23 +13,21 @@ from app.db import get_session, utcnow
 from app.staff import sessions
 from app.staff.sessions import requires
 from consent import gdpr, persons
-from consent.console import queries
-from consent.console.forms import EraseForm, PersonSearchForm
+from consent.console import person_search, queries
+from consent.console.forms import EraseForm
 from consent.console.pages import pages
 
 
-@pages.route("/gdpr", endpoint="gdpr")
+@pages.route("/gdpr", endpoint="gdpr", methods=["GET", "POST"])
 @requires("console.read")
 def gdpr_home() -> Any:
-    staff = sessions.staff()
-    form = PersonSearchForm(request.args)
-    text = (form.q.data or "").strip()
-    valid = not text or form.validate()
-    found = queries.search_persons(get_session(), current_keyring(), staff.tenant_id, text) if text and valid else []
+    outcome = person_search.search("console.gdpr", sessions.staff().tenant_id)
+    if not isinstance(outcome, person_search.PersonSearch):
+        return outcome
     return render_template(
-        "console/gdpr.html", form=form, text=text if valid else "", found=found, page_title=_("GDPR requests"),
-        active="gdpr",
-    ), 200 if valid else 422
+        "console/gdpr.html", form=outcome.form, text=outcome.text, found=outcome.found,
+        page_title=_("GDPR requests"), active="gdpr",
+    ), outcome.status
 
 
 @pages.route("/persons/<person_id>/export.json")

@@ -14,26 +14,23 @@ from app.staff import sessions
 from app.staff.forms import ActionForm, apply_service_errors
 from app.staff.sessions import requires
 from consent import consents, links, persons
-from consent.console import queries
-from consent.console.forms import LinkAssetForm, PersonCreateForm, PersonSearchForm
+from consent.console import person_search, queries
+from consent.console.forms import LinkAssetForm, PersonCreateForm
 from consent.console.pages import pages
 
 PAGE = 50
 
 
-@pages.route("/persons", endpoint="persons")
+@pages.route("/persons", endpoint="persons", methods=["GET", "POST"])
 @requires("console.read")
 def persons_list() -> Any:
     staff = sessions.staff()
-    form = PersonSearchForm(request.args)
-    text = (form.q.data or "").strip()
+    outcome = person_search.search("console.persons", staff.tenant_id, limit=PAGE)
+    if not isinstance(outcome, person_search.PersonSearch):
+        return outcome
     next_cursor = None
-    status = 200
-    if text and not form.validate():
-        items, status = [], 422
-    elif text:
-        items = queries.search_persons(get_session(), current_keyring(), staff.tenant_id, text, limit=PAGE)
-    else:
+    items = outcome.found
+    if not outcome.text and outcome.status == 200:
         try:
             page = persons.list_persons(get_session(), current_keyring(), staff.tenant_id, limit=PAGE,
                                         cursor=request.args.get("cursor") or None)
@@ -41,9 +38,9 @@ def persons_list() -> Any:
             page = persons.list_persons(get_session(), current_keyring(), staff.tenant_id, limit=PAGE)
         items, next_cursor = page.items, page.next_cursor
     return render_template(
-        "console/persons.html", form=form, items=items, text=text, next_cursor=next_cursor,
+        "console/persons.html", form=outcome.form, items=items, text=outcome.text, next_cursor=next_cursor,
         today=utcnow().date(), is_minor=persons.is_minor, page_title=_("Persons"), active="persons",
-    ), status
+    ), outcome.status
 
 
 def _person_error_map() -> dict[str, tuple[str, str]]:

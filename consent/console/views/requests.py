@@ -17,8 +17,8 @@ from app.staff.forms import apply_service_errors
 from app.staff.permissions import allowed
 from app.staff.sessions import requires
 from consent import consents, persons, requests, templates
-from consent.console import presenters, queries
-from consent.console.forms import PersonSearchForm, RequestForm
+from consent.console import person_search, presenters, queries
+from consent.console.forms import RequestForm
 from consent.console.pages import pages
 from consent.models import ConsentTemplate, Person
 
@@ -66,14 +66,13 @@ def request_new() -> Any:
     session = get_session()
     person_id = request.values.get("person_id") or None
     if person_id is None:
-        search_form = PersonSearchForm(request.args)
-        text = (search_form.q.data or "").strip()
-        valid = not text or search_form.validate()
-        found = queries.search_persons(session, current_keyring(), staff.tenant_id, text) if text and valid else []
+        outcome = person_search.search("console.request_new", staff.tenant_id)
+        if not isinstance(outcome, person_search.PersonSearch):
+            return outcome
         return render_template(
-            "console/request_person.html", form=search_form, text=text if valid else "", found=found,
+            "console/request_person.html", form=outcome.form, text=outcome.text, found=outcome.found,
             page_title=_("Send a consent request"), active="request",
-        ), 200 if valid else 422
+        ), outcome.status
     person = persons.get_person(session, staff.tenant_id, person_id)
     available = templates.list_latest(session, staff.tenant_id)
     key = request.values.get("template") or (available[0].key if len(available) == 1 else None)

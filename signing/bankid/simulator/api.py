@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.db import get_session
-from app.errors import register_prefix_renderer
+from app.errors import DomainError, register_prefix_renderer
 from signing.bankid.simulator import service
 from signing.bankid.simulator.errors import RP_ERRORS, SimError, invalid
 from signing.bankid.simulator.http import (
@@ -81,11 +81,21 @@ def render_sim_error(exc: Any) -> Response:
     if status == 413:
         # BankID answers a request that is too big with invalidParameters.
         status, details = 400, "Request too large"
+    elif status == 422:
+        # The service's own input checks (e.g. app.input_guard: NUL, lone surrogates) answer 422;
+        # the RP API v6.0 answers every bad parameter with 400 invalidParameters, naming it.
+        fields = [_parameter_name(str(f)) for f in getattr(exc, "errors", None) or {}]
+        status, details = 400, f"Invalid {fields[0]}" if fields else "Invalid parameters"
     valid = getattr(exc, "valid_methods", None)
     if status == 405 and valid:
         headers["Allow"] = ", ".join(valid)
     code = _STATUS_CODES.get(status) or ("invalidParameters" if status < 500 else "internalError")
     return error_response(status, code, details or code, headers)
+
+
+def _parameter_name(path: str) -> str:
+    """``requirement.certificatePolicies.0`` as BankID names it: ``requirement.certificatePolicies``."""
+    return ".".join(part for part in path.split(".") if not part.isdigit()) or path
 
 
 @blueprint.errorhandler(SimError)
@@ -95,6 +105,12 @@ def _sim_error(exc: SimError) -> Response:
 
 @blueprint.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Response:
+    return render_sim_error(exc)
+
+
+@blueprint.errorhandler(DomainError)
+def _domain_error(exc: DomainError) -> Response:
+    # Before the catch-all below: a refusal by the service's own checks is not a crash.
     return render_sim_error(exc)
 
 

@@ -10,6 +10,7 @@ import base64
 import binascii
 import ipaddress
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,7 @@ def parse_order(kind: str, body: Any) -> OrderRequest:
     if not isinstance(body, dict):
         raise invalid("Invalid request body")
     _no_unknown(body, _FIELDS[kind], "")
+    _no_control_characters(body, "")
     phone = kind.startswith("phone/")
     end_user_ip = None
     personal_number = None
@@ -112,6 +114,7 @@ def parse_order_ref(body: Any) -> str:
     if not isinstance(body, dict):
         raise invalid("Invalid request body")
     _no_unknown(body, {"orderRef"}, "")
+    _no_control_characters(body, "")
     order_ref = body.get("orderRef")
     if not isinstance(order_ref, str) or not order_ref:
         raise invalid("Invalid orderRef")
@@ -123,6 +126,20 @@ def _no_unknown(body: dict[str, Any], allowed: set[str], prefix: str) -> None:
     for key in body:
         if key not in allowed:
             raise invalid(f"Unknown parameter {prefix}{key}")
+
+
+def _no_control_characters(value: Any, path: str) -> None:
+    """Every field is an identifier, a URL, base64 or a device string: none holds a control
+    character (C0, DEL, C1) or a lone surrogate, and the RP API refuses them as invalid parameters."""
+    if isinstance(value, str):
+        if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+            raise invalid(f"Invalid {path}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_control_characters(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for item in value:
+            _no_control_characters(item, path)
 
 
 def _valid_ip(value: Any) -> bool:
