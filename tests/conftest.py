@@ -173,6 +173,29 @@ def make_app(database: Database, instance_path: Path) -> Any:
     return factory
 
 
+CliEnv = dict[str, str]
+
+
+@pytest.fixture
+def cli_env(app: Flask, database: Database, monkeypatch: pytest.MonkeyPatch) -> CliEnv:
+    """The ``samtycke`` command's environment, as part of the test app's deployment: its database,
+    instance folder (seal key, audit anchors, simulator keys), base URL and keys.
+
+    Set in this process (for ``CliRunner``) and returned for a subprocess: ``env={**os.environ, **cli_env}``.
+    """
+    env = {
+        "SAMTYCKE_ENV": "development",
+        "SAMTYCKE_DATABASE_URL": database.url,
+        "SAMTYCKE_INSTANCE_PATH": app.instance_path,
+        "SAMTYCKE_BASE_URL": app.config["BASE_URL"],
+        "SAMTYCKE_SECRET_KEY": app.config["SECRET_KEY"],
+        "SAMTYCKE_DATA_KEY": app.config["DATA_KEY"],
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()

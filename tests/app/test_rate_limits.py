@@ -23,7 +23,7 @@ import httpx
 import redis
 from flask import Flask
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("SAMTYCKE_TEST_REDIS", "redis://127.0.0.1:6379/13")
 PORTS = range(5130, 5140)
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')

@@ -7,7 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from consent_b_helpers import (
+
+from app.db import utcnow
+from consent.models import Consent
+from tests.consent.arrange import (
     ADULT_PN,
     add_person,
     add_purposes,
@@ -19,9 +22,6 @@ from consent_b_helpers import (
     tx,
     years_ago,
 )
-
-from app.db import utcnow
-from consent.models import Consent
 
 
 @pytest.fixture

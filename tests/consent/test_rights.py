@@ -11,7 +11,11 @@ from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
-from consent_b_helpers import (
+
+from app.db import utcnow
+from consent import signatures
+from consent.models import Consent
+from tests.consent.arrange import (
     ADULT_PN,
     GUARDIAN2_PN,
     GUARDIAN_PN,
@@ -26,10 +30,6 @@ from consent_b_helpers import (
     tx,
     years_ago,
 )
-
-from app.db import utcnow
-from consent import signatures
-from consent.models import Consent
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ import re
 from typing import Any
 
 import sqlalchemy as sa
-from console_helpers import ANNA_PN, BO_PN, Seed, csrf_of, token_for
 from flask import Flask
 
 from consent.models import AssetLink, Consent, Person, TenantContact
+from tests.console_world import ANNA_PN, BO_PN, Seed, csrf_of, token_for
 
 
 def _html(client: Any, path: str, status: int = 200) -> str:

@@ -27,7 +27,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from signing.bankid.simulator.http import sim_keys
-from tests.bankid.conftest import ANNA, verified_signed_data
+from tests.signing.bankid.conftest import ANNA, verified_signed_data
 
 # pybankid builds its httpx client with the deprecated cert= argument.
 pytestmark = pytest.mark.filterwarnings("ignore:`cert=...` is deprecated:DeprecationWarning")
