@@ -88,12 +88,15 @@ def test_consent_given_is_allowed_until_its_end(app: Any, acme: Any) -> None:
 
 
 def test_withdrawn(app: Any, acme: Any) -> None:
-    consent_id = give(app, acme, adult(app, acme, "a1"))
-    acme.post(f"/api/v1/consents/{consent_id}/withdraw", json={})
+    person = adult(app, acme, "a1")
+    consent_id = give(app, acme, person)
+    withdrawn = acme.post(f"/api/v1/consents/{consent_id}/withdraw", json={})
+    assert withdrawn.status_code == 200, withdrawn.get_data(as_text=True)
+    assert withdrawn.get_json()["status"] == "withdrawn"
     body = rights(acme, "a1")
     assert body["allowed"] is False and body["reason"] == "withdrawn" and body["valid_until"] is None
-    assert body["persons"][0] == {"person_id": body["persons"][0]["person_id"], "allowed": False,
-                                  "reason": "withdrawn", "consent_id": consent_id, "valid_until": None}
+    assert body["persons"] == [{"person_id": person, "allowed": False, "reason": "withdrawn",
+                                "consent_id": consent_id, "valid_until": None}]
 
 
 def test_revoked(app: Any, acme: Any) -> None:
