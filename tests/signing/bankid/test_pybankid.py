@@ -45,7 +45,7 @@ ENDPOINTS = {
 @pytest.fixture
 def server(app: Flask) -> Iterator[str]:
     srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{srv.server_port}"
