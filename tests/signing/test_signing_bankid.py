@@ -22,6 +22,7 @@ from signing_helpers import (
     status,
 )
 from signxml import XMLVerifier
+from signxml.verifier import VerifyResult
 
 from app.audit import AuditEvent
 from app.db import transaction
@@ -104,8 +105,9 @@ def test_qr_flow_signs_and_records_the_signature_with_bankid_evidence(
     # The kept signature is BankID's signed XML over exactly the text shown, by the subject's number.
     with app.app_context():
         cert_pem = sim_keys().cert_pem
-    signed = XMLVerifier().verify(base64.b64decode(evidence["signature"]), x509_cert=cert_pem).signed_xml
-    assert signed is not None
+    verified = XMLVerifier().verify(base64.b64decode(evidence["signature"]), x509_cert=cert_pem)
+    assert isinstance(verified, VerifyResult) and verified.signed_xml is not None
+    signed = verified.signed_xml
     types = {"b": BANKID_TYPES_NS}
     assert base64.b64decode(signed.findtext("b:usrVisibleData", namespaces=types) or "").decode() == visible
     assert signed.findtext("b:userInfo/b:personalNumber", namespaces=types) == ADULT_PN
