@@ -3,7 +3,7 @@ and import cycles (module-level, the rule; and at any depth, function-level impo
 
     python scripts/layout_figures.py [CHECKOUT]    # default: this checkout
 
-The rules themselves are tests/test_layout.py; this reuses its functions on any tree, so a
+The rules themselves are tests/app/test_layout.py; this reuses its functions on any tree, so a
 before/after comparison is one run on each checkout.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "app"))
 
 import test_layout as layout
 

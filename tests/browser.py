@@ -77,7 +77,10 @@ def live_server(app: Flask, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve ``app`` on a free port in a daemon thread; yield its base URL (no trailing slash)."""
     server = make_server(host, 0, app, threaded=True)
     name = f"live-server-{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    # shutdown() waits for serve_forever's next poll: 0.5 s by default, at the end of every test.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True
+    )
     thread.start()
     try:
         yield f"http://{host}:{server.server_port}"

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from consent_b_helpers import GUARDIAN_PN, audit_types, count, identity, keyring, tx
 
 from app.crypto import sha256_hex
 from app.db import utcnow
 from app.errors import Gone
 from consent import addenda, signatures, signed_text
 from consent.models import Addendum, Signer
+from tests.consent.arrange import GUARDIAN_PN, audit_types, count, identity, keyring, tx
 
 KIND = "transcription-transfer"
 

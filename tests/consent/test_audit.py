@@ -13,17 +13,7 @@ from flask import Flask
 from app.audit import AuditEvent
 from app.cli import main
 from app.db import transaction
-
-
-@pytest.fixture
-def cli_env(app: Flask, database: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The same deployment as the app: database, instance folder (seal key, anchor files) and URL.
-    monkeypatch.setenv("SAMTYCKE_DATABASE_URL", database.url)
-    monkeypatch.setenv("SAMTYCKE_INSTANCE_PATH", app.instance_path)
-    monkeypatch.setenv("SAMTYCKE_BASE_URL", app.config["BASE_URL"])
-    monkeypatch.setenv("SAMTYCKE_SECRET_KEY", app.config["SECRET_KEY"])
-    monkeypatch.setenv("SAMTYCKE_DATA_KEY", app.config["DATA_KEY"])
-    monkeypatch.setenv("SAMTYCKE_ENV", "development")
+from tests.conftest import CliEnv
 
 
 def assert_problem(resp: Any, status: int) -> dict[str, Any]:
@@ -107,7 +97,7 @@ def _swap(s: Any, tenant_id: str) -> None:
     ids=["edit-refs", "delete-middle", "delete-last", "swap-seq"],
 )
 def test_tampering_is_detected_by_api_and_cli(
-    app: Flask, api: Any, cli_env: None, tamper: Callable[[Any, str], None], first_bad: int
+    app: Flask, api: Any, cli_env: CliEnv, tamper: Callable[[Any, str], None], first_bad: int
 ) -> None:
     seed_events(api, 4)  # seq 1..6
     runner = CliRunner()
@@ -126,7 +116,7 @@ def test_tampering_is_detected_by_api_and_cli(
     assert f"sequence number {first_bad}" in result.output
 
 
-def test_cli_verify_unknown_tenant_fails(cli_env: None) -> None:
+def test_cli_verify_unknown_tenant_fails(cli_env: CliEnv) -> None:
     result = CliRunner().invoke(main, ["audit", "verify", "--tenant", "nobody"])
     assert result.exit_code != 0
     assert "nobody" in result.output

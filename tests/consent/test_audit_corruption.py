@@ -18,16 +18,7 @@ from flask import Flask
 from app.audit import canonical, chain_hash
 from app.cli import main
 from app.db import transaction
-
-
-@pytest.fixture
-def cli_env(app: Flask, database: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SAMTYCKE_DATABASE_URL", database.url)
-    monkeypatch.setenv("SAMTYCKE_INSTANCE_PATH", app.instance_path)
-    monkeypatch.setenv("SAMTYCKE_BASE_URL", app.config["BASE_URL"])
-    monkeypatch.setenv("SAMTYCKE_SECRET_KEY", app.config["SECRET_KEY"])
-    monkeypatch.setenv("SAMTYCKE_DATA_KEY", app.config["DATA_KEY"])
-    monkeypatch.setenv("SAMTYCKE_ENV", "development")
+from tests.conftest import CliEnv
 
 BACKENDS = [b for b in os.environ.get("SAMTYCKE_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
@@ -113,7 +104,7 @@ def _cases() -> list[Any]:
 
 @pytest.mark.parametrize(("database", "name", "tamper"), _cases(), indirect=["database"])
 def test_every_corruption_is_reported_at_its_seq_and_nothing_crashes(
-    app: Flask, api: Any, database: Any, cli_env: None, name: str, tamper: Tamper
+    app: Flask, api: Any, database: Any, cli_env: CliEnv, name: str, tamper: Tamper
 ) -> None:
     persons = _persons(api, 4)  # seq 1 tenant, 2 client, 3..6 persons
     tamper(app, database, api.tenant_id)

@@ -12,7 +12,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from consent_b_helpers import (
+
+from tests.consent.arrange import (
     ADULT_PN,
     add_person,
     add_purposes,

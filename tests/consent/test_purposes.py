@@ -43,7 +43,10 @@ def test_create_and_list(app: Flask, api: Any) -> None:
     assert [p["key"] for p in items] == ["print", "web"]
     assert items[0]["label"]["sv"] == "Tryck"  # trimmed
     with app.extensions["samtycke.sessionmaker"]() as s:
-        event = s.scalars(sa.select(AuditEvent).where(AuditEvent.type == "purpose.created")).first()
+        # The first purpose's event: in chain order (a table's physical order is no order at all).
+        event = s.scalars(
+            sa.select(AuditEvent).where(AuditEvent.type == "purpose.created").order_by(AuditEvent.seq)
+        ).first()
         assert event is not None and event.refs["key"] == "web"
 
 

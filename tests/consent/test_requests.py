@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from consent_b_helpers import (
+
+from app.audit import AuditEvent
+from app.crypto import sha256_hex
+from app.db import utcnow
+from consent.models import Consent, ConsentRequest, Signer
+from tests.consent.arrange import (
     ADULT_PN,
     GUARDIAN2_PN,
     GUARDIAN_PN,
@@ -21,11 +26,6 @@ from consent_b_helpers import (
     tx,
     years_ago,
 )
-
-from app.audit import AuditEvent
-from app.crypto import sha256_hex
-from app.db import utcnow
-from consent.models import Consent, ConsentRequest, Signer
 
 
 @pytest.fixture

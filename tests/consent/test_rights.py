@@ -11,7 +11,11 @@ from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
-from consent_b_helpers import (
+
+from app.db import utcnow
+from consent import signatures
+from consent.models import Consent
+from tests.consent.arrange import (
     ADULT_PN,
     GUARDIAN2_PN,
     GUARDIAN_PN,
@@ -26,10 +30,6 @@ from consent_b_helpers import (
     tx,
     years_ago,
 )
-
-from app.db import utcnow
-from consent import signatures
-from consent.models import Consent
 
 
 @pytest.fixture
@@ -88,12 +88,15 @@ def test_consent_given_is_allowed_until_its_end(app: Any, acme: Any) -> None:
 
 
 def test_withdrawn(app: Any, acme: Any) -> None:
-    consent_id = give(app, acme, adult(app, acme, "a1"))
-    acme.post(f"/api/v1/consents/{consent_id}/withdraw", json={})
+    person = adult(app, acme, "a1")
+    consent_id = give(app, acme, person)
+    withdrawn = acme.post(f"/api/v1/consents/{consent_id}/withdraw", json={})
+    assert withdrawn.status_code == 200, withdrawn.get_data(as_text=True)
+    assert withdrawn.get_json()["status"] == "withdrawn"
     body = rights(acme, "a1")
     assert body["allowed"] is False and body["reason"] == "withdrawn" and body["valid_until"] is None
-    assert body["persons"][0] == {"person_id": body["persons"][0]["person_id"], "allowed": False,
-                                  "reason": "withdrawn", "consent_id": consent_id, "valid_until": None}
+    assert body["persons"] == [{"person_id": person, "allowed": False, "reason": "withdrawn",
+                                "consent_id": consent_id, "valid_until": None}]
 
 
 def test_revoked(app: Any, acme: Any) -> None:

@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from consent_b_helpers import (
+from cryptography.exceptions import InvalidTag
+
+from app import audit_verify, create_app
+from app.audit import AuditEvent
+from app.db import utcnow
+from app.errors import Conflict, Forbidden, Gone, NotFound, Unprocessable
+from consent import signatures, signed_text
+from consent.models import Addendum, Consent, Signature, Signer
+from tests.consent.arrange import (
     ADULT_PN,
     GUARDIAN2_PN,
     GUARDIAN_PN,
@@ -25,14 +33,6 @@ from consent_b_helpers import (
     tx,
     years_ago,
 )
-from cryptography.exceptions import InvalidTag
-
-from app import audit_verify, create_app
-from app.audit import AuditEvent
-from app.db import utcnow
-from app.errors import Conflict, Forbidden, Gone, NotFound, Unprocessable
-from consent import signatures, signed_text
-from consent.models import Addendum, Consent, Signature, Signer
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import hashlib
 from typing import Any
 
 import pytest
-from consent_b_helpers import add_purposes, audit_types, count, make_template, template_body
 
 from consent.models import ConsentTemplate
+from tests.consent.arrange import add_purposes, audit_types, count, make_template, template_body
 
 
 @pytest.fixture

@@ -12,13 +12,11 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from consent_b_helpers import ADULT_PN, add_person, add_purposes, audit_types, give, make_template, tx, years_ago
 from flask import Flask
 
 from app.audit import AuditEvent
@@ -29,6 +27,8 @@ from consent import personal_numbers, webhook_sending, webhooks
 from consent.models import Consent
 from consent.webhook_models import Webhook, WebhookDelivery, WebhookExpiryMark
 from consent.webhook_sending import BACKOFF, Sender, attempt, is_public_address
+from tests.conftest import CliEnv
+from tests.consent.arrange import ADULT_PN, add_person, add_purposes, audit_types, give, make_template, tx, years_ago
 
 EVENT_FIELDS = {"id", "type", "occurred_at", "tenant_id", "data"}
 CONSENT_DATA_FIELDS = {"consent_id", "person_id", "asset_ids", "purposes", "status"}
@@ -73,7 +73,10 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/samtycke"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # shutdown() waits for serve_forever's next poll: 0.5 s by default, at the end of every test.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def events(self) -> list[dict[str, Any]]:
@@ -91,15 +94,6 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-@pytest.fixture
-def cli_env(app: Flask, database: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point the CLI at the test database with the test app's keys."""
-    monkeypatch.setenv("SAMTYCKE_DATABASE_URL", database.url)
-    monkeypatch.setenv("SAMTYCKE_INSTANCE_PATH", str(tmp_path / "instance"))
-    monkeypatch.setenv("SAMTYCKE_SECRET_KEY", app.config["SECRET_KEY"])
-    monkeypatch.setenv("SAMTYCKE_DATA_KEY", app.config["DATA_KEY"])
-    monkeypatch.setenv("SAMTYCKE_BASE_URL", "http://localhost")
-    monkeypatch.setenv("SAMTYCKE_ENV", "development")
 
 
 def cli(*args: str) -> Any:
@@ -193,7 +187,7 @@ def test_withdrawal_reaches_the_receiver_signed_and_without_personal_data(
 
 
 def test_failing_receiver_backs_off_and_cron_delivers_later(
-    app: Flask, acme: Any, receiver: Receiver, cli_env: None
+    app: Flask, acme: Any, receiver: Receiver, cli_env: CliEnv
 ) -> None:
     hook = subscribe(acme, receiver.url, "consent.withdrawn")
     consent_id = give(app, acme, adult(app, acme))
@@ -344,7 +338,7 @@ def test_only_subscribed_events_are_queued_and_rollbacks_queue_nothing(
 
 
 def test_consent_given_outside_a_request_waits_for_cron(
-    app: Flask, acme: Any, receiver: Receiver, cli_env: None
+    app: Flask, acme: Any, receiver: Receiver, cli_env: CliEnv
 ) -> None:
     hook = subscribe(acme, receiver.url, "consent.given", "consent.withdrawn")
     person = adult(app, acme)
@@ -384,7 +378,7 @@ def test_erasure_is_announced_to_the_right_tenant_only(
 
 
 def test_notify_expired_announces_each_expired_consent_once(
-    app: Flask, acme: Any, receiver: Receiver, cli_env: None, held_jobs: Any
+    app: Flask, acme: Any, receiver: Receiver, cli_env: CliEnv, held_jobs: Any
 ) -> None:
     hook = subscribe(acme, receiver.url, "consent.expired")
     person = adult(app, acme)

@@ -19,7 +19,7 @@ from app.db import utcnow
 from reports import services, tasks
 from reports.errors import TimestampUnavailable
 from reports.models import Record
-from tests.conftest import production_settings
+from tests.conftest import CliEnv, production_settings
 from tests.jobs.test_jobs_workers import arrange, sign
 
 
@@ -35,16 +35,8 @@ def _age(app: Flask, seconds: float) -> None:
             record.created_at -= timedelta(seconds=seconds)
 
 
-@pytest.fixture
-def cli_env(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in ("DATABASE_URL", "SECRET_KEY", "DATA_KEY", "BASE_URL"):
-        monkeypatch.setenv(f"SAMTYCKE_{key}", app.config[key])
-    monkeypatch.setenv("SAMTYCKE_INSTANCE_PATH", app.instance_path)
-    monkeypatch.setenv("SAMTYCKE_ENV", "development")
-
-
 def test_the_queue_shows_what_waits_in_healthz_queue_and_jobs_status(
-    app: Flask, api: Any, held_jobs: Any, cli_env: None
+    app: Flask, api: Any, held_jobs: Any, cli_env: CliEnv
 ) -> None:
     world = arrange(api)
     sign(app, world["signer_id"])

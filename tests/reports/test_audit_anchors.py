@@ -26,18 +26,8 @@ from reports import anchors
 from reports.models import AuditCheckpoint, Record
 from reports.pki import LocalPki
 from reports.seal import Sealer
+from tests.conftest import CliEnv
 from tests.reports.test_records_service import _arrange, _sign
-
-
-@pytest.fixture
-def cli_env(app: Flask, database: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The CLI runs as part of the same deployment: database, instance folder (seal key, anchor files), URL.
-    monkeypatch.setenv("SAMTYCKE_DATABASE_URL", database.url)
-    monkeypatch.setenv("SAMTYCKE_INSTANCE_PATH", app.instance_path)
-    monkeypatch.setenv("SAMTYCKE_BASE_URL", app.config["BASE_URL"])
-    monkeypatch.setenv("SAMTYCKE_SECRET_KEY", app.config["SECRET_KEY"])
-    monkeypatch.setenv("SAMTYCKE_DATA_KEY", app.config["DATA_KEY"])
-    monkeypatch.setenv("SAMTYCKE_ENV", "development")
 
 
 def cli(*args: str) -> Result:
@@ -116,7 +106,7 @@ def checkpoint_rows(app: Flask, tenant_id: str) -> list[int]:
 
 
 def test_verify_says_how_far_the_chain_is_anchored_and_cli_verify_checkpoints(
-    app: Flask, api: Any, cli_env: None
+    app: Flask, api: Any, cli_env: CliEnv
 ) -> None:
     persons(api, 4)  # seq 1..6
     body = verify(api)
@@ -150,7 +140,7 @@ def test_verify_says_how_far_the_chain_is_anchored_and_cli_verify_checkpoints(
 
 
 @pytest.mark.parametrize("rows", ["rows kept", "rows deleted"])
-def test_a_cut_tail_with_a_rewound_head_is_found(app: Flask, api: Any, cli_env: None, rows: str) -> None:
+def test_a_cut_tail_with_a_rewound_head_is_found(app: Flask, api: Any, cli_env: CliEnv, rows: str) -> None:
     persons(api, 4)  # seq 1..6
     assert checkpoint(app, api.tenant_id).seq == 6
     persons(api, 2)  # seq 7, 8
@@ -185,7 +175,7 @@ def test_a_chain_rewritten_with_recomputed_hashes_is_found(app: Flask, api: Any)
     assert body["ok"] is False and body["first_bad_seq"] == 5 and body["anchored_through"] == 4, body
 
 
-def test_a_checkpoint_is_never_signed_for_a_rewound_head(app: Flask, api: Any, cli_env: None) -> None:
+def test_a_checkpoint_is_never_signed_for_a_rewound_head(app: Flask, api: Any, cli_env: CliEnv) -> None:
     persons(api, 2)  # seq 1..4
     checkpoint(app, api.tenant_id)
     persons(api, 2)  # seq 5, 6
@@ -308,7 +298,7 @@ def test_a_record_row_changed_to_fit_a_rewritten_chain_is_caught_by_its_pdf(
 
 
 def test_erasure_deletes_records_but_not_the_anchoring(
-    app: Flask, api: Any, cli_env: None, sealed: dict[str, Any]
+    app: Flask, api: Any, cli_env: CliEnv, sealed: dict[str, Any]
 ) -> None:
     [seq] = checkpoint_rows(app, api.tenant_id)
     assert api.delete(f"/api/v1/persons/{sealed['person']['id']}").status_code == 204

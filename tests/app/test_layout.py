@@ -11,7 +11,7 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Lowest first: each may import those before it, never those after it.
 LAYERS = ("app", "consent", "reports", "signing")
 # Where the foundation wires the domains in, and the functions of it that may name a domain.

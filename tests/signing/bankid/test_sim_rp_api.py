@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.bankid.conftest import ANNA, RP, FakeClock, app_post, b64, collect, rp_post, sign_body
+from tests.signing.bankid.conftest import ANNA, RP, FakeClock, app_post, b64, collect, rp_post, sign_body
 
 PNR = ANNA["personal_number"]
 

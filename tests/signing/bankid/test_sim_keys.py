@@ -29,7 +29,7 @@ def test_nothing_is_created_at_import(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         check=True,
-        env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        env={"PYTHONPATH": str(Path(__file__).resolve().parents[3])},
     )
     assert result.stdout.strip() == "ok"
     assert list(tmp_path.iterdir()) == []
@@ -37,7 +37,7 @@ def test_nothing_is_created_at_import(tmp_path: Path) -> None:
 
 def test_concurrent_workers_agree_on_one_key(tmp_path: Path) -> None:
     folder = tmp_path / "instance" / "bankid-sim"
-    root = str(Path(__file__).resolve().parents[2])
+    root = str(Path(__file__).resolve().parents[3])
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", WORKER, str(folder)], stdout=subprocess.PIPE, text=True, env={"PYTHONPATH": root}

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from console_helpers import Seed, audit_seq, csrf_of
 from flask import Flask
 
 from consent.models import Addendum, Consent
 from reports.models import Record
+from tests.console_world import Seed, audit_seq, csrf_of
 
 
 def _page(client: Any, path: str, status: int = 200) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import pytest
@@ -88,11 +89,47 @@ def test_routing_errors_are_problem_json(client: Any) -> None:
     assert resp.mimetype == "application/problem+json"
 
 
-def test_openapi_document(client: Any) -> None:
+# Operations of CONTRACT.md the DAM calls; the document must describe each of them.
+CONTRACT_OPERATIONS = {
+    ("post", "/api/v1/purposes"), ("get", "/api/v1/purposes"), ("post", "/api/v1/persons"),
+    ("get", "/api/v1/persons"), ("get", "/api/v1/persons/{person_id}"), ("patch", "/api/v1/persons/{person_id}"),
+    ("delete", "/api/v1/persons/{person_id}"), ("get", "/api/v1/persons/{person_id}/export"),
+    ("put", "/api/v1/assets/{asset_id}/persons/{person_id}"),
+    ("delete", "/api/v1/assets/{asset_id}/persons/{person_id}"),
+    ("get", "/api/v1/assets/{asset_id}/persons"), ("post", "/api/v1/asset-links"),
+    ("post", "/api/v1/consent-templates"), ("post", "/api/v1/consent-requests"),
+    ("get", "/api/v1/consent-requests/{request_id}"), ("get", "/api/v1/consents"),
+    ("get", "/api/v1/consents/{consent_id}"), ("post", "/api/v1/consents/{consent_id}/withdraw"),
+    ("post", "/api/v1/consents/{consent_id}/revoke"), ("get", "/api/v1/consents/{consent_id}/record.pdf"),
+    ("get", "/api/v1/assets/{asset_id}/usage-rights"), ("post", "/api/v1/usage-rights/query"),
+    ("post", "/api/v1/addenda"), ("get", "/api/v1/addenda/active"), ("post", "/api/v1/addenda/{addendum_id}/revoke"),
+    ("get", "/api/v1/tenant/contacts"), ("put", "/api/v1/tenant/contacts"), ("get", "/api/v1/audit"),
+    ("get", "/api/v1/audit/verify"), ("post", "/api/v1/records/verify"),
+}
+
+
+def test_openapi_document_describes_every_api_route(app: Any, client: Any) -> None:
     resp = client.get("/openapi.json")
     assert resp.status_code == 200
     doc = resp.get_json()
-    assert doc["openapi"].startswith("3.")
+    assert doc["openapi"].startswith("3.") and doc["info"]["title"] == "Samtycke"
+    described = {(method, path) for path, ops in doc["paths"].items() for method in ops
+                 if method in ("get", "post", "put", "patch", "delete")}
+    # Exactly the routes the app serves under /api/v1: none missing, none stale.
+    served = {(method.lower(), re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule))
+              for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")
+              for method in rule.methods or () if method not in ("HEAD", "OPTIONS")}
+    assert described == served
+    assert described >= CONTRACT_OPERATIONS, sorted(CONTRACT_OPERATIONS - described)
+    # Clients find how to get a token and which scope each operation needs.
+    flows = doc["components"]["securitySchemes"]["oauth2"]["flows"]
+    assert flows["clientCredentials"]["tokenUrl"] == "/oauth/token"
+    create_person = doc["paths"]["/api/v1/persons"]["post"]
+    assert create_person["security"] == [{"oauth2": ["persons:write"]}]
+    # Request bodies come from the schemas that validate them.
+    ref = create_person["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert "name" in schema["required"] and "personal_number" in schema["properties"]
 
 
 def test_security_headers(client: Any) -> None:

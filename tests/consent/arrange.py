@@ -1,4 +1,4 @@
-"""Arranging consent-core data for the part-B tests (templates, requests, consents,
+"""Arranging consent data for the consent tests (templates, requests, consents,
 usage rights, addenda, signatures): rows written directly, signatures recorded
 through ``consent.signatures.record_signature`` as the signing pages would."""
 

@@ -27,7 +27,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from signing.bankid.simulator.http import sim_keys
-from tests.bankid.conftest import ANNA, verified_signed_data
+from tests.signing.bankid.conftest import ANNA, verified_signed_data
 
 # pybankid builds its httpx client with the deprecated cert= argument.
 pytestmark = pytest.mark.filterwarnings("ignore:`cert=...` is deprecated:DeprecationWarning")
@@ -45,7 +45,7 @@ ENDPOINTS = {
 @pytest.fixture
 def server(app: Flask) -> Iterator[str]:
     srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{srv.server_port}"

@@ -6,11 +6,11 @@ import re
 from typing import Any
 
 import sqlalchemy as sa
-from console_helpers import PASSWORD, Seed, audit_seq, token_for
 from flask import Flask
 
 from app.models import StaffUser
 from consent.models import Consent, Person
+from tests.console_world import PASSWORD, Seed, audit_seq, token_for
 
 
 # A complete, otherwise valid body for each console form.

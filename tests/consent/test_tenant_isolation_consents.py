@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from consent_b_helpers import ADULT_PN, add_person, add_purposes, give, link, make_template, request_consent, years_ago
+from tests.consent.arrange import (
+    ADULT_PN,
+    add_person,
+    add_purposes,
+    give,
+    link,
+    make_template,
+    request_consent,
+    years_ago,
+)
 
 KIND = "transcription-transfer"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 _PAGES = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
 # The console's texts live with the package that shows them, each beside its own messages_sv_nb.json.
 PARTS = {

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from signing.bankid import errors
 from signing.bankid.client import BankIdClient, OrderStart, PhoneOrderStart
 from signing.bankid.qr import qr_data
-from tests.bankid.conftest import ANNA, app_post
+from tests.signing.bankid.conftest import ANNA, app_post
 
 
 def test_sign_collect_complete(bankid: BankIdClient, client: FlaskClient) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from console_helpers import CARL_PN, Seed, csrf_of, token_for
 from flask import Flask
 
 from app.db import transaction, utcnow
 from consent.models import AssetLink
 from consent.signatures import VerifiedIdentity, record_signature
+from tests.console_world import CARL_PN, Seed, csrf_of, token_for
 
 
 def test_an_erased_persons_asset_link_cannot_be_unlinked_from_the_console(

@@ -6,11 +6,11 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from console_helpers import PASSWORD, csrf_of, english, sign_in, token_for
 from flask import Flask
 
 from app.db import utcnow
 from app.models import StaffSession, StaffUser
+from tests.console_world import PASSWORD, csrf_of, english, sign_in, token_for
 
 
 def _staff_row(app: Flask, email: str) -> StaffUser:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,15 +16,7 @@ from app.audit import AuditEvent
 from app.cli import main
 from app.db import transaction, utcnow
 from app.models import ApiClient, ApiToken
-
-
-@pytest.fixture
-def cli_env(app: Flask, database: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SAMTYCKE_DATABASE_URL", database.url)
-    monkeypatch.setenv("SAMTYCKE_INSTANCE_PATH", str(tmp_path / "instance"))
-    monkeypatch.setenv("SAMTYCKE_SECRET_KEY", app.config["SECRET_KEY"])
-    monkeypatch.setenv("SAMTYCKE_DATA_KEY", app.config["DATA_KEY"])
-    monkeypatch.setenv("SAMTYCKE_ENV", "development")
+from tests.conftest import CliEnv
 
 
 @pytest.fixture
@@ -64,7 +55,7 @@ def test_a_revoked_clients_tokens_are_refused(app: Flask, make_api: Any, cache_s
 
 
 def test_client_revoke_ends_its_tokens_and_its_logins(
-    app: Flask, make_api: Any, cli_env: None, cache_seconds: Any
+    app: Flask, make_api: Any, cli_env: CliEnv, cache_seconds: Any
 ) -> None:
     cache_seconds(0)
     api, bystander = make_api("acme"), make_api("acme")
@@ -92,7 +83,7 @@ def test_client_revoke_ends_its_tokens_and_its_logins(
     assert "secret" not in listed.output
 
 
-def test_revoking_an_unknown_client_fails(app: Flask, make_api: Any, cli_env: None) -> None:
+def test_revoking_an_unknown_client_fails(app: Flask, make_api: Any, cli_env: CliEnv) -> None:
     api = make_api("acme")
     result = CliRunner().invoke(main, ["client", "revoke", "smt_nonexistent"])
     assert result.exit_code != 0 and "No API client" in result.output

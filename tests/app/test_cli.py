@@ -17,20 +17,17 @@ from flask.testing import FlaskClient
 from app.audit import AuditEvent
 from app.cli import main
 from app.models import ApiClient, StaffUser, Tenant
-from tests.conftest import PG_ADMIN_URL, production_settings
+from tests.conftest import PG_ADMIN_URL, CliEnv, production_settings
 
 
-@pytest.fixture
-def cli_env(app: Flask, database: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point the CLI at the test database (same keys as the test app)."""
-    instance = tmp_path / "instance"
-    monkeypatch.setenv("SAMTYCKE_DATABASE_URL", database.url)
-    monkeypatch.setenv("SAMTYCKE_INSTANCE_PATH", str(instance))
-    monkeypatch.setenv("SAMTYCKE_SECRET_KEY", app.config["SECRET_KEY"])
-    monkeypatch.setenv("SAMTYCKE_DATA_KEY", app.config["DATA_KEY"])
-    monkeypatch.setenv("SAMTYCKE_BASE_URL", "http://demo.example")
-    monkeypatch.setenv("SAMTYCKE_ENV", "development")
-    return instance
+@pytest.fixture(autouse=True)
+def _no_demo_credentials(app: Flask) -> None:
+    """The CLI shares the test app's instance folder: each test starts without the demo's credentials."""
+    credentials_file(app).unlink(missing_ok=True)
+
+
+def credentials_file(app: Flask) -> Path:
+    return Path(app.instance_path) / "demo-credentials.json"
 
 
 def run(*args: str, input: str | None = None) -> Any:
@@ -49,7 +46,7 @@ def count(app: Flask, model: Any) -> int:
         return s.scalar(sa.select(sa.func.count()).select_from(model)) or 0
 
 
-def test_tenant_create_prints_json_and_refuses_duplicates(app: Flask, cli_env: Path) -> None:
+def test_tenant_create_prints_json_and_refuses_duplicates(app: Flask, cli_env: CliEnv) -> None:
     result = run("tenant", "create", "kommun", "--name", "Kommunen")
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
@@ -69,13 +66,13 @@ def test_tenant_create_prints_json_and_refuses_duplicates(app: Flask, cli_env: P
         ("tenant", "nonsense"),
     ],
 )
-def test_tenant_create_bad_arguments(app: Flask, cli_env: Path, args: tuple[str, ...]) -> None:
+def test_tenant_create_bad_arguments(app: Flask, cli_env: CliEnv, args: tuple[str, ...]) -> None:
     result = run(*args)
     assert result.exit_code != 0
     assert count(app, Tenant) == 0
 
 
-def test_client_create_json_gives_working_credentials(app: Flask, client: FlaskClient, cli_env: Path) -> None:
+def test_client_create_json_gives_working_credentials(app: Flask, client: FlaskClient, cli_env: CliEnv) -> None:
     run("tenant", "create", "kommun", "--name", "Kommunen")
     result = run("client", "create", "--tenant", "kommun", "--scopes", "persons:read rights:read", "--json")
     assert result.exit_code == 0, result.output
@@ -100,14 +97,14 @@ def test_client_create_json_gives_working_credentials(app: Flask, client: FlaskC
         ("client", "create", "--tenant", "kommun"),  # --scopes missing
     ],
 )
-def test_client_create_bad_arguments(app: Flask, cli_env: Path, args: tuple[str, ...]) -> None:
+def test_client_create_bad_arguments(app: Flask, cli_env: CliEnv, args: tuple[str, ...]) -> None:
     run("tenant", "create", "kommun", "--name", "Kommunen")
     result = run(*args)
     assert result.exit_code != 0
     assert count(app, ApiClient) == 0
 
 
-def test_user_create_reads_password_from_stdin(app: Flask, cli_env: Path) -> None:
+def test_user_create_reads_password_from_stdin(app: Flask, cli_env: CliEnv) -> None:
     from app.staff.accounts import authenticate
 
     run("tenant", "create", "kommun", "--name", "Kommunen")
@@ -133,14 +130,14 @@ def test_user_create_reads_password_from_stdin(app: Flask, cli_env: Path) -> Non
         (("--password-stdin",), "long enough password\n"),  # --role missing
     ],
 )
-def test_user_create_bad_arguments(app: Flask, cli_env: Path, args: tuple[str, ...], stdin: str) -> None:
+def test_user_create_bad_arguments(app: Flask, cli_env: CliEnv, args: tuple[str, ...], stdin: str) -> None:
     run("tenant", "create", "kommun", "--name", "Kommunen")
     result = run("user", "create", "--tenant", "kommun", "--email", "a@kommun.se", *args, input=stdin)
     assert result.exit_code != 0
     assert count(app, StaffUser) == 0
 
 
-def test_user_create_duplicate_is_refused(app: Flask, cli_env: Path) -> None:
+def test_user_create_duplicate_is_refused(app: Flask, cli_env: CliEnv) -> None:
     run("tenant", "create", "kommun", "--name", "Kommunen")
     args = ("user", "create", "--tenant", "kommun", "--email", "a@kommun.se", "--role", "viewer", "--password-stdin")
     assert run(*args, input="long enough password\n").exit_code == 0
@@ -157,7 +154,7 @@ def _snapshot(app: Flask) -> dict[str, Any]:
         return {"counts": counts, "head": head}
 
 
-def test_demo_is_idempotent_and_its_credentials_work(app: Flask, client: FlaskClient, cli_env: Path) -> None:
+def test_demo_is_idempotent_and_its_credentials_work(app: Flask, client: FlaskClient, cli_env: CliEnv) -> None:
     from app.staff.accounts import authenticate
 
     first = run("demo")
@@ -172,7 +169,7 @@ def test_demo_is_idempotent_and_its_credentials_work(app: Flask, client: FlaskCl
     assert counts["tenants"] == 1 and counts["persons"] == 4 and counts["person_guardians"] == 2
     assert counts["purposes"] == 3 and counts["consent_templates"] == 1
     assert counts["asset_links"] >= 5 and counts["staff_users"] == 1 and counts["api_clients"] == 1
-    assert "http://demo.example/" in first.output and "curl" in first.output
+    assert f"{cli_env['SAMTYCKE_BASE_URL']}/" in first.output and "curl" in first.output
 
     client_id = re.search(r"client_id:\s+(\S+)", first.output)
     secret = re.search(r"client_secret:\s+(\S+)", first.output)
@@ -189,12 +186,12 @@ def test_demo_is_idempotent_and_its_credentials_work(app: Flask, client: FlaskCl
     assert client.get("/api/v1/assets/IMG_0001/persons", headers=bearer).get_json()["items"]
     with app.extensions["samtycke.sessionmaker"]() as s:
         assert authenticate(s, "demo@samtycke.test", password.group(1)) is not None
-    assert (cli_env / "demo-credentials.json").exists()
+    assert credentials_file(app).exists()
     verify = run("audit", "verify", "--tenant", "demo")
     assert verify.exit_code == 0, verify.output
 
 
-def test_demo_template_text_hashes(app: Flask, cli_env: Path) -> None:
+def test_demo_template_text_hashes(app: Flask, cli_env: CliEnv) -> None:
     from app.crypto import sha256_hex
     from consent.models import ConsentTemplate
 
@@ -208,7 +205,7 @@ def test_demo_template_text_hashes(app: Flask, cli_env: Path) -> None:
 
 
 def test_demo_is_refused_in_production(
-    app: Flask, database: Any, cli_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    app: Flask, database: Any, cli_env: CliEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A production configuration that starts (PostgreSQL, https, real BankID), so the refusal is the demo's own.
     url = database.url if database.backend == "postgresql" else PG_ADMIN_URL
@@ -219,5 +216,5 @@ def test_demo_is_refused_in_production(
     assert result.exit_code != 0
     assert "The demo seed is for development only" in result.output
     assert count(app, Tenant) == 0
-    assert not (cli_env / "demo-credentials.json").exists()
+    assert not credentials_file(app).exists()
     assert count(app, AuditEvent) == 0

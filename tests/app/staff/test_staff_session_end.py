@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from console_helpers import PASSWORD, audit_seq, english, sign_in, token_for
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -24,25 +23,11 @@ from app.audit import AuditEvent
 from app.cli import main
 from app.models import StaffSession, Tenant
 from consent.models import Person
+from tests.conftest import CliEnv
+from tests.console_world import PASSWORD, audit_seq, english, sign_in, token_for
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COOKIE = "samtycke_session"
-
-
-@pytest.fixture
-def cli_env(app: Flask, database: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The CLI (in this process or another) pointed at the test database, with the test app's keys."""
-    env = {
-        "SAMTYCKE_DATABASE_URL": database.url,
-        "SAMTYCKE_INSTANCE_PATH": str(tmp_path / "instance"),
-        "SAMTYCKE_SECRET_KEY": app.config["SECRET_KEY"],
-        "SAMTYCKE_DATA_KEY": app.config["DATA_KEY"],
-        "SAMTYCKE_BASE_URL": "http://localhost",
-        "SAMTYCKE_ENV": "development",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
 
 
 def _cli(*args: str, input: str | None = None) -> Any:
@@ -133,7 +118,7 @@ def test_another_web_process_honours_the_sign_out(app: Flask, make_app: Any, mak
     ],
 )
 def test_an_account_change_ends_every_session_of_the_account(
-    app: Flask, make_staff: Any, cli_env: dict[str, str], command: tuple[str, ...], stdin: str | None, reason: str
+    app: Flask, make_staff: Any, cli_env: CliEnv, command: tuple[str, ...], stdin: str | None, reason: str
 ) -> None:
     email = make_staff("dpo")
     _, laptop, csrf, tenant_id = _signed_in_dpo(app, make_staff, email)
@@ -151,7 +136,7 @@ def test_an_account_change_ends_every_session_of_the_account(
     assert reasons == {reason}
 
 
-def test_a_disabled_account_cannot_sign_in_until_enabled(app: Flask, make_staff: Any, cli_env: dict[str, str]) -> None:
+def test_a_disabled_account_cannot_sign_in_until_enabled(app: Flask, make_staff: Any, cli_env: CliEnv) -> None:
     email = make_staff("editor")
     _cli("user", "disable", "--tenant", "acme", "--email", email)
     client = english(app.test_client())
@@ -163,7 +148,7 @@ def test_a_disabled_account_cannot_sign_in_until_enabled(app: Flask, make_staff:
     assert client.get("/console/persons").status_code == 200
 
 
-def test_a_new_password_replaces_the_old_one(app: Flask, make_staff: Any, cli_env: dict[str, str]) -> None:
+def test_a_new_password_replaces_the_old_one(app: Flask, make_staff: Any, cli_env: CliEnv) -> None:
     email = make_staff("viewer")
     _cli("user", "set-password", "--tenant", "acme", "--email", email, "--password-stdin",
          input="another password 99\n")
@@ -172,7 +157,7 @@ def test_a_new_password_replaces_the_old_one(app: Flask, make_staff: Any, cli_en
     assert sign_in(client, email, "another password 99").status_code == 302
 
 
-def test_a_role_change_shows_in_the_next_session(app: Flask, make_staff: Any, cli_env: dict[str, str]) -> None:
+def test_a_role_change_shows_in_the_next_session(app: Flask, make_staff: Any, cli_env: CliEnv) -> None:
     email = make_staff("dpo")
     _cli("user", "set-role", "--tenant", "acme", "--email", email, "--role", "viewer")
     client = english(app.test_client())
@@ -191,7 +176,7 @@ def test_a_role_change_shows_in_the_next_session(app: Flask, make_staff: Any, cl
     ],
 )
 def test_account_commands_refuse_bad_input_and_change_nothing(
-    app: Flask, make_staff: Any, cli_env: dict[str, str], args: tuple[str, ...], stdin: str | None, message: str
+    app: Flask, make_staff: Any, cli_env: CliEnv, args: tuple[str, ...], stdin: str | None, message: str
 ) -> None:
     email = make_staff("dpo")
     client, _, _, _ = _signed_in_dpo(app, make_staff, email)
@@ -203,7 +188,7 @@ def test_account_commands_refuse_bad_input_and_change_nothing(
 
 
 def test_a_change_made_by_another_process_ends_the_session(
-    app: Flask, make_staff: Any, cli_env: dict[str, str]
+    app: Flask, make_staff: Any, cli_env: CliEnv
 ) -> None:
     _, cookie, csrf, tenant_id = _signed_in_dpo(app, make_staff)
     done = subprocess.run(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from console_helpers import Seed, csrf_of
 from flask import Flask
 
 from reports.models import Record
+from tests.console_world import Seed, csrf_of
 
 
 def _section(client: Any) -> str:

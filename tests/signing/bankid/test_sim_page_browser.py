@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.bankid.conftest import b64, collect, rp_post, sign_body
 from tests.browser import (  # noqa: F401  (browser, live_url are fixtures)
     assert_no_axe_violations,
     assert_no_horizontal_scroll,
@@ -16,6 +15,7 @@ from tests.browser import (  # noqa: F401  (browser, live_url are fixtures)
     set_width,
     wait_for,
 )
+from tests.signing.bankid.conftest import b64, collect, rp_post, sign_body
 
 LONG_WORD = "https://example.test/" + "x" * 120  # must wrap, not widen the page
 

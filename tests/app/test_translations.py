@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from babel.messages.pofile import read_po
 
-CATALOGS = Path(__file__).resolve().parent.parent / "app" / "translations"
+CATALOGS = Path(__file__).resolve().parents[2] / "app" / "translations"
 
 
 @pytest.mark.parametrize("lang", ["sv", "nb"])

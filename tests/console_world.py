@@ -1,17 +1,83 @@
-"""Console test data, built through the JSON API and the consent services (never raw rows)."""
+"""The console's test world, shared by the staff tests (tests/app/staff) and the DPO's pages
+(tests/consent/console): two tenants' data built through the JSON API and the consent services
+(never raw rows), staff accounts, signed-in clients, and the helpers the tests use on pages.
+
+A test folder makes the fixtures visible in its ``conftest.py``::
+
+    from tests.console_world import as_role, make_staff, seed  # noqa: F401  (fixtures)
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from console_helpers import ANNA_PN, BO_PN, CARL_PN, DANA_PN, LABELS, PASSWORD, Seed, english, sign_in
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.browser import browser, live_url  # noqa: F401  (fixtures for the browser tests)
+PASSWORD = "correct horse battery staple"
+ANNA_PN = "198001011231"
+CARL_PN = "197505051230"
+DANA_PN = "197806061235"
+BO_PN = "201503141234"
+LABELS = {
+    "web": {"sv": "Webbplats", "nb": "Nettsted", "en": "Website"},
+    "print": {"sv": "Tryck", "nb": "Trykk", "en": "Print"},
+}
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+@dataclass
+class Seed:
+    tenant_id: str
+    anna: str  # adult with a given consent (web + print) covering img-anna
+    bo: str  # minor with guardians carl and dana, a pending request
+    carl: str
+    dana: str
+    given_consent: str
+    pending_consent: str
+    pending_request: str
+    other_tenant_id: str
+    other_person: str
+    other_consent: str
+    other_request: str
+    other_addendum: str
+
+
+def csrf_of(html: str) -> str:
+    found = _CSRF.search(html)
+    assert found, "the page has no CSRF token"
+    return found.group(1) or found.group(2)
+
+
+def english(client: FlaskClient) -> FlaskClient:
+    """Pages in English (the msgids), so assertions on text do not depend on the catalogues."""
+    client.set_cookie("lang", "en")
+    return client
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
+    page = client.get("/console/login")
+    return client.post("/console/login", data={
+        "email": email, "password": password, "csrf_token": csrf_of(page.get_data(as_text=True))})
+
+
+def token_for(client: FlaskClient, path: str = "/") -> str:
+    return csrf_of(client.get(path).get_data(as_text=True))
+
+
+def audit_seq(app: Flask, tenant_id: str) -> int:
+    from app.models import Tenant
+
+    with app.extensions["samtycke.sessionmaker"]() as session:
+        return int(session.scalar(sa.select(Tenant.audit_seq).where(Tenant.id == tenant_id)) or 0)
+
+
+# --------------------------------------------------------------------------- fixtures
 
 
 def _ok(response: Any, status: int = 201) -> dict[str, Any]:
@@ -112,5 +178,3 @@ def as_role(app: Flask, make_staff: Callable[..., str]) -> Callable[[str], Flask
         return client
 
     return factory
-
-

@@ -7,7 +7,7 @@ import re
 from flask.testing import FlaskClient
 
 from signing.bankid.qr import qr_data
-from tests.bankid.conftest import FakeClock, b64, collect, rp_post, sign_body
+from tests.signing.bankid.conftest import FakeClock, b64, collect, rp_post, sign_body
 
 PAGE = "/bankid-sim/app"
 

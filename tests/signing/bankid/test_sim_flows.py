@@ -20,7 +20,7 @@ from signxml.exceptions import InvalidSignature
 from signing.bankid.qr import qr_data
 from signing.bankid.simulator.evidence import BANKID_TYPES_NS
 from signing.bankid.simulator.http import sim_keys
-from tests.bankid.conftest import (
+from tests.signing.bankid.conftest import (
     ANNA,
     BJORN,
     FakeClock,

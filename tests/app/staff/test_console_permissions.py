@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from console_helpers import Seed, audit_seq, token_for
 from flask import Flask
 
 from app.staff.permissions import MATRIX, ROLES, as_markdown
 from consent.models import Consent, Person, TenantContact
+from tests.console_world import Seed, audit_seq, token_for
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _pages(seed: Seed) -> list[tuple[str, str]]:

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from console_helpers import PASSWORD, Seed
 from flask import Flask
 
 from consent.models import Consent
@@ -27,6 +26,7 @@ from tests.browser import (
 from tests.browser import (
     keys as _keys,
 )
+from tests.console_world import PASSWORD, Seed
 
 pytestmark = pytest.mark.browser
 WIDTHS = (1280, 320)
