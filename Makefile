@@ -32,6 +32,7 @@ bench: install system-deps
 	$(PY) bench/bench_rights.py $(BENCH_ARGS)
 	$(PY) bench/bench_records.py
 	$(PY) bench/bench_writes.py $(BENCH_WRITES_ARGS)
+	$(PY) bench/bench_jobs.py
 
 i18n: install
 	./scripts/i18n

@@ -155,10 +155,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}}},
         },
     )
-    from app import auth, health
+    from app import auth, health, jobs
 
     auth.init_app(app)
     health.init_app(app)
+    jobs.init_app(app)
     _wire_domains(app)
     # Registered last so these handlers replace flask-smorest's own.
     errors.init_app(app)
@@ -187,10 +188,12 @@ def _wire_domains(app: Flask) -> None:
     from consent import api as consent_api
     from consent import console as consent_console
     from consent import signals as consent_signals
-    from consent import webhooks
+    from consent import tasks as consent_tasks
+    from consent import webhook_sending, webhooks
     from reports import api as reports_api
     from reports import console as reports_console
     from reports import services as records
+    from reports import tasks as reports_tasks
     from signing import gdpr as signing_gdpr
     from signing import pages
     from signing.bankid import simulator
@@ -216,6 +219,14 @@ def _wire_domains(app: Flask) -> None:
     consent_signals.exporting.connect(records.export_records)
     consent_signals.erasing.connect(signing_gdpr.erase_orders)
     consent_signals.erasing.connect(records.erase_records)
+
+    # Background work: each domain's periodic jobs for beat, and what its queue of rows holds.
+    reports_tasks.register(app)
+    consent_tasks.register(app)
+    signals.job_queues.connect(records.queue_status)
+    signals.job_queues.connect(webhook_sending.queue_status)
+    signals.retry_failed_jobs.connect(records.queue_failed)
+    signals.retry_failed_jobs.connect(webhook_sending.retry_failed)
 
 
 def cli_commands() -> list[click.Command]:

@@ -232,6 +232,50 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+@main.command(help="Run background work (Celery) from SAMTYCKE_BROKER_URL until stopped.")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=None,
+              help="Worker processes (default: one per core).")
+@click.option("--beat", is_flag=True,
+              help="Also run the periodic schedule (sweeps, expiry, audit checkpoints). Several beats are "
+              "safe: each periodic run claims its period in the database.")
+def worker(concurrency: int | None, beat: bool) -> None:
+    from app.jobs import run_worker
+
+    run_worker(_app(), concurrency=concurrency, beat=beat)
+
+
+@main.group(help="Background work.")
+def jobs() -> None:
+    pass
+
+
+@jobs.command("status", help="What background work is waiting: rows pending, the oldest one's age, failures, and "
+              "the last run of each periodic job.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def jobs_status(as_json: bool) -> None:
+    from app import jobs as service
+    from app.db import utcnow
+
+    app = _app()
+    with unit_of_work(app) as session:
+        now = utcnow()
+        queues = [q.as_dict() for q in service.queue_status(session, tenant_id=None, now=now)]
+        runs = service.last_runs(session)
+    body = {"at": now.isoformat(), "broker": service.broker_kind(app), "queues": queues, "periodic": runs}
+    if as_json:
+        click.echo(json.dumps(body))
+        return
+    click.echo(f"broker: {body['broker']}")
+    for q in queues:
+        oldest = "—" if q["oldest_pending_seconds"] is None else f"{q['oldest_pending_seconds']:.0f} s"
+        click.echo(f"{q['kind']:<20} pending {q['pending']:>6}  oldest {oldest:>10}  "
+                   f"failed {q['failed']:>6} (retrying {q['retrying']})")
+    for job, _task, seconds in service.periodic_jobs(app):
+        run = runs.get(job)
+        last = f"last period {run['period_start']}: {run['outcome'] or 'running'}" if run else "never run"
+        click.echo(f"{job:<28} every {seconds:.0f} s  {last}")
+
+
 # Each domain's own commands (records, consents, the schema...), named by the factory.
 for _command in cli_commands():
     main.add_command(_command)

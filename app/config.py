@@ -131,6 +131,14 @@ def from_environment() -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE", "memory://"),
         "PROXY_FIX": _int("PROXY_FIX", 0),
         "WORKERS": _int("WORKERS", 0),
+        "BROKER_URL": _env("BROKER_URL"),
+        "JOBS_QUEUE": _env("JOBS_QUEUE", "samtycke"),
+        "JOBS_LEASE_SECONDS": _int("JOBS_LEASE_SECONDS", 120),
+        "JOBS_SWEEP_SECONDS": _int("JOBS_SWEEP_SECONDS", 60),
+        "JOBS_SWEEP_GRACE_SECONDS": _int("JOBS_SWEEP_GRACE_SECONDS", 30),
+        "JOBS_NOTIFY_EXPIRED_SECONDS": _int("JOBS_NOTIFY_EXPIRED_SECONDS", 60),
+        "JOBS_VISIBILITY_TIMEOUT": _int("JOBS_VISIBILITY_TIMEOUT", 3600),
+        "JOBS_TEST_SEAL_DELAY": float(_env("JOBS_TEST_SEAL_DELAY", "0") or 0),
         "VERIFY_RATE_LIMIT": _rate_limit("VERIFY_RATE_LIMIT"),
     }
 
@@ -175,6 +183,26 @@ DEFAULTS: dict[str, Any] = {
     "VERIFY_RATE_LIMIT": "20 per minute",
     "LOGIN_LOCKOUT_THRESHOLD": 5,
     "LOGIN_LOCKOUT_MINUTES": 15,
+    # Background work (app.jobs). No broker: the embedded transport under the instance folder,
+    # worked by the one worker `samtycke serve` starts beside gunicorn (one machine only).
+    "BROKER_URL": None,
+    # The queue every task goes to; several deployments (or tests) can share one broker.
+    "JOBS_QUEUE": "samtycke",
+    # Tests only: run each task in the committing process right after the commit (tests/conftest.py).
+    "JOBS_EAGER": False,
+    # A worker holds a record or a webhook delivery this long; a worker that died is replaced after it.
+    "JOBS_LEASE_SECONDS": 120,
+    # The sweep re-enqueues work nobody picked up, this often, leaving rows younger than the grace alone.
+    "JOBS_SWEEP_SECONDS": 60,
+    "JOBS_SWEEP_GRACE_SECONDS": 30,
+    # consent.expired announcements (`samtycke consents notify-expired`), this often.
+    "JOBS_NOTIFY_EXPIRED_SECONDS": 60,
+    # Redis: an unacknowledged message goes back to the queue after this long (a worker died).
+    "JOBS_VISIBILITY_TIMEOUT": 3600,
+    # The web process waits at most this long to hand a message to the broker; then the sweep does.
+    "JOBS_PUBLISH_TIMEOUT": 2.0,
+    # Tests only: sealing a record sleeps this long first, so a test can kill the worker mid-task.
+    "JOBS_TEST_SEAL_DELAY": 0,
 }
 
 
@@ -285,6 +313,13 @@ def check_production(config: Mapping[str, Any]) -> None:
         problems.append(
             f"SAMTYCKE_SEAL_PKCS12 ({seal}) does not open with SAMTYCKE_SEAL_PKCS12_PASSWORD into a key and certificate"
         )
+    broker = str(config.get("BROKER_URL") or "")
+    if not broker.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
+        # The embedded transport lives in one machine's instance folder: a second machine's
+        # web processes would queue work that no worker sees.
+        problems.append("SAMTYCKE_BROKER_URL must name the Celery broker (redis://… or amqp://…)")
+    if config.get("JOBS_EAGER") or config.get("JOBS_TEST_SEAL_DELAY"):
+        problems.append("JOBS_EAGER and SAMTYCKE_JOBS_TEST_SEAL_DELAY are for tests only")
     if not str(config.get("TSA_URL") or "").startswith(("https://", "http://")):
         problems.append("SAMTYCKE_TSA_URL (the RFC 3161 timestamp authority) must be an http(s) URL")
     if problems:

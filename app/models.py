@@ -84,3 +84,21 @@ class StaffSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     # logout, expired, replaced, password, role, disabled, revoked
     end_reason: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+
+
+class JobRun(Base):
+    """One run of a periodic job for one period (``app.jobs.periodic``).
+
+    The first process to insert the row does the work; an ``IntegrityError`` on the primary key
+    means another beat (or another worker of the same beat's message) already claimed this
+    period. So however many beats are started, each periodic job runs once per period.
+    """
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(primary_key=True)
+    worker: Mapped[str] = mapped_column(sa.String(200))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    outcome: Mapped[str | None] = mapped_column(sa.String(500), default=None)

@@ -16,3 +16,13 @@ _signals = Namespace()
 #: the records domain queues a PDF record for ``consent.given``, the webhook outbox a
 #: delivery; they run before the commit, so what they add commits or rolls back with it.
 audit_appended = _signals.signal("audit-appended")
+
+#: What background work is waiting (``app.jobs.queue_status``; sender: the ``Session``; keywords
+#: ``tenant_id`` (None: every tenant) and ``now``). Each domain with a queue of rows answers
+#: a list of ``app.jobs.QueueStatus``: records to seal, webhook deliveries to send.
+job_queues = _signals.signal("job-queues")
+
+#: Queue every failed piece of background work of a tenant once more (the console's retry;
+#: sender: the ``Session``; keywords ``tenant_id`` and ``now``). Each domain answers the ids it
+#: queued; the messages go after the commit.
+retry_failed_jobs = _signals.signal("retry-failed-jobs")

@@ -1,7 +1,6 @@
-"""The consent domain's commands: ``samtycke demo``, and ``samtycke webhooks deliver`` and
-``samtycke consents notify-expired``, both meant for cron:
-
-    * * * * *    samtycke consents notify-expired && samtycke webhooks deliver
+"""The consent domain's commands: ``samtycke demo``, ``samtycke webhooks deliver|retry`` and
+``samtycke consents notify-expired``. Celery beat runs the last two's work by itself
+(``consent.tasks``); the commands do it now, by hand.
 """
 
 from __future__ import annotations
@@ -29,6 +28,20 @@ def webhooks_deliver(limit: int) -> None:
     )
 
 
+@webhooks.command("retry", help="Queue every delivery that failed for good once more; prints how many.")
+@click.option("--tenant", "tenant_slug", default=None, help="Only this tenant (default: every tenant).")
+def webhooks_retry(tenant_slug: str | None) -> None:
+    from app.auth import tenant_by_slug
+    from app.cli import _app, unit_of_work
+    from app.db import utcnow
+    from consent.webhook_sending import retry_failed
+
+    with unit_of_work(_app()) as session:
+        tenant_id = tenant_by_slug(session, tenant_slug).id if tenant_slug else None
+        ids = retry_failed(session, tenant_id=tenant_id, now=utcnow())
+    click.echo(f"{len(ids)} failed deliveries queued again")
+
+
 @click.group(help="Consents.")
 def consents() -> None:
     pass
@@ -45,18 +58,16 @@ def consents_notify_expired(batch: int) -> None:
     from app.cli import _app, unit_of_work
     from app.db import utcnow
     from consent import webhooks as service
-    from consent.webhook_sending import wait_for_sends
 
     app = _app()
     total = 0
     while True:
+        # Each commit sends its webhook deliveries to the workers (or the sweep will).
         with unit_of_work(app) as session:
             done = service.notify_expired(session, "cli", now=utcnow(), limit=batch)
         total += done
         if done < batch:
             break
-    # The webhooks were queued by the commits above; let them go out before the command ends.
-    wait_for_sends(timeout=60)
     click.echo(f"{total} expired consents notified")
 
 

@@ -54,6 +54,8 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(sa.String(500), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the sweep last re-sent its message (``consent.tasks``): a backlog is nudged again only after a while.
+    nudged_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class WebhookExpiryMark(Base):

@@ -1,7 +1,8 @@
 """Sending webhook deliveries: claim a due row, POST it signed, record the outcome.
 
-Runs outside any request transaction: after a commit on a small per-process
-thread pool (so the committing request never waits on a receiver), and from
+Runs outside any request transaction: on a Celery worker (``consent.tasks``), whose
+message is sent after the commit (so the committing request never waits on a
+receiver) and re-sent by the periodic sweep for rows nobody picked up; and from
 ``samtycke webhooks deliver`` for whatever is due. A claim moves the row's
 ``next_attempt_at`` forward by a lease, so two senders never post the same
 attempt and a sender that died mid-flight is retried once the lease ends.
@@ -18,12 +19,9 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-import os
 import socket
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,11 +29,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import sqlalchemy as sa
-from flask import Flask, current_app, has_app_context
+from flask import Flask
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import jobs
 from app.crypto import Keyring, keyring_of
-from app.db import after_commit, transaction, utcnow
+from app.db import transaction, utcnow
 from consent.webhook_models import Webhook, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ TIMEOUT_SECONDS = 5.0
 # A claimed delivery is not due again for this long, so a sender that died mid-flight is retried.
 LEASE = timedelta(minutes=2)
 SENDER_THREADS = 4
+DELIVER_TASK = "consent.deliver_webhook"
 USER_AGENT = "Samtycke-Webhooks/1"
 
 
@@ -310,7 +311,7 @@ def due_deliveries(session: Session, *, now: datetime, limit: int = 1000) -> lis
 
 
 def deliver_due(sender: Sender, *, now: datetime | None = None, limit: int = 1000) -> list[Attempt]:
-    """Send every pending delivery that is due (the cron path), a few at a time."""
+    """Send every pending delivery that is due, a few at a time (`samtycke webhooks deliver`)."""
     at = now or utcnow()
     with transaction(sender.sessions) as session:
         ids = due_deliveries(session, now=at, limit=limit)
@@ -328,55 +329,61 @@ def deliver_due(sender: Sender, *, now: datetime | None = None, limit: int = 100
         return list(pool.map(one, ids))
 
 
-# One pool per process, made on first use (never at import: pre-forked workers must not inherit it).
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-_pool_pid = 0
-_inflight: set[Future[Any]] = set()
-
-
-def _pool_submit(sender: Sender, delivery_id: str) -> None:
-    global _pool, _pool_pid
-    with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid():  # a forked worker starts its own
-            _pool = ThreadPoolExecutor(max_workers=SENDER_THREADS, thread_name_prefix="webhooks")
-            _pool_pid = os.getpid()
-            _inflight.clear()
-        future = _pool.submit(_attempt_logged, sender, delivery_id)
-        _inflight.add(future)
-    future.add_done_callback(_forget)
-
-
-def _forget(future: Future[Any]) -> None:
-    with _pool_lock:
-        _inflight.discard(future)
-
-
-def _attempt_logged(sender: Sender, delivery_id: str) -> None:
-    try:
-        attempt(sender, delivery_id)
-    except Exception:  # the delivery stays pending; cron retries it after the lease
-        log.exception("webhook delivery %s could not be attempted", delivery_id)
-
-
 def schedule_after_commit(session: Session, delivery_ids: list[str]) -> None:
-    # Without an app (e.g. a bare script) the rows simply wait for `samtycke webhooks deliver`.
-    if not delivery_ids or not has_app_context():
-        return
-    sender = Sender.from_app(current_app._get_current_object())  # type: ignore[attr-defined]
-    ids = list(delivery_ids)
-
-    def send() -> None:
-        for delivery_id in ids:
-            _pool_submit(sender, delivery_id)
-
-    after_commit(session, send)
+    """Send each delivery from a worker once ``session`` has committed it (``app.jobs``)."""
+    for delivery_id in delivery_ids:
+        jobs.enqueue(session, DELIVER_TASK, delivery_id)
 
 
-def wait_for_sends(timeout: float = 30.0) -> bool:
-    """Block until the sends started after commits have finished (CLI exit, tests)."""
-    with _pool_lock:
-        pending = list(_inflight)
-    _done, not_done = wait_futures(pending, timeout=timeout)
-    return not not_done
+def due_for_sweep(session: Session, *, now: datetime, grace: timedelta, renudge: timedelta,
+                  limit: int = 1000) -> list[str]:
+    """Pending deliveries due for a while (their message was lost, or their back-off is over) that
+    the sweep has not nudged lately."""
+    return list(
+        session.scalars(
+            sa.select(WebhookDelivery.id)
+            .where(
+                WebhookDelivery.status == "pending",
+                WebhookDelivery.next_attempt_at <= now - grace,
+                sa.or_(WebhookDelivery.nudged_at.is_(None), WebhookDelivery.nudged_at <= now - renudge),
+            )
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+            .limit(limit)
+        )
+    )
 
+
+def retry_failed(session: Session, *, tenant_id: str | None, now: datetime) -> list[str]:
+    """Deliveries that failed for good, due again now: one more attempt each (console and CLI)."""
+    where = [WebhookDelivery.tenant_id == tenant_id] if tenant_id else []
+    ids = list(session.scalars(sa.select(WebhookDelivery.id).where(WebhookDelivery.status == "failed", *where)))
+    if ids:
+        session.execute(
+            sa.update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == "failed")
+            .values(status="pending", next_attempt_at=now, nudged_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        schedule_after_commit(session, ids)
+    return ids
+
+
+def queue_status(session: Session, *, tenant_id: str | None, now: datetime) -> list[jobs.QueueStatus]:
+    """Receiver of ``app.signals.job_queues``: deliveries waiting to go out, and failed for good."""
+    where = [WebhookDelivery.tenant_id == tenant_id] if tenant_id else []
+    pending, oldest, retrying = session.execute(
+        sa.select(
+            sa.func.count(), sa.func.min(WebhookDelivery.created_at),
+            sa.func.count(sa.case((WebhookDelivery.attempts > 0, 1))),
+        ).where(WebhookDelivery.status == "pending", *where)
+    ).one()
+    failed = session.scalar(
+        sa.select(sa.func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == "failed", *where)
+    )
+    return [
+        jobs.QueueStatus(
+            kind="webhook_deliveries", label=_l("Webhook deliveries"), pending=int(pending),
+            failed=int(failed or 0), retrying=int(retrying),
+            oldest_pending_seconds=(now - oldest).total_seconds() if oldest is not None else None,
+        )
+    ]

@@ -5,7 +5,7 @@ inside the transaction that changes the consent; it writes one ``pending``
 delivery per subscribed webhook there, so an event and its announcement are
 committed together (or not at all). Sending happens only after the commit
 (:mod:`consent.webhook_sending`). ``consent.expired`` has no state change to
-hang on, so :func:`notify_expired` (cron) records it once per consent.
+hang on, so :func:`notify_expired` (Celery beat, ``consent.tasks``) records it once per consent.
 
 Bodies carry ids only, never names or personal numbers. Each request is signed
 like Stripe's: ``Samtycke-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``.

@@ -422,7 +422,7 @@ def _append(path: Path, line: bytes) -> None:
 def checkpoint_tenants(
     session: Session, settings: Anchoring, tenant_ids: list[str] | None = None
 ) -> dict[str, CheckpointResult]:
-    """``create_checkpoint`` for the given tenants (all when None), for cron or the CLI."""
+    """``create_checkpoint`` for the given tenants (all when None), for beat or the CLI."""
     if tenant_ids is None:
         tenant_ids = list(session.scalars(sa.select(Tenant.id).order_by(Tenant.slug)))
     results = {}

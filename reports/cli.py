@@ -126,7 +126,8 @@ def _anchored_line(result: Any) -> str:
 @audit.command(
     "checkpoint",
     help="Sign a checkpoint of each tenant's chain head (after verifying what follows the last one), "
-    "into the database and the anchor file. Run it from cron; exit 1 when a chain does not verify.",
+    "into the database and the anchor file (Celery beat does this every AUDIT_CHECKPOINT_SECONDS); exit 1 "
+    "when a chain does not verify.",
 )
 @click.option("--tenant", "tenant_slug", default=None, help="Only this tenant (default: every tenant).")
 def audit_checkpoint(tenant_slug: str | None) -> None:

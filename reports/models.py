@@ -35,6 +35,13 @@ class Record(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sealed_at: Mapped[datetime | None] = mapped_column(default=None)
     last_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A worker sealing the record holds it until then (``reports.tasks``): a second message for the
+    # same record waits, and a worker that died mid-seal is replaced once the lease ends.
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)
+    # A failed record is tried again automatically from then (back-off); None: no automatic retry left.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the sweep last re-sent its message: a backlog is nudged again only after a while.
+    nudged_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class AuditCheckpoint(Base):

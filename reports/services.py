@@ -3,8 +3,12 @@
 A consent event (given, refused, withdrawn, revoked; addendum signed or revoked)
 appends an audit event; the listener below adds a *pending* record row in that
 same transaction, so a signature and its record-to-be are committed together.
-Rendering and sealing run after the commit; a failure leaves the consent as it
-is and the record ``failed`` with its reason, for ``samtycke records retry``.
+Rendering and sealing run after the commit, on a Celery worker (``reports.tasks``): the
+message is sent after the commit and a periodic sweep re-sends it for rows nobody picked up.
+A worker claims the row for a lease before sealing, so two messages for one record seal it
+once. A failure leaves the consent as it is and the record ``failed`` with its reason; it is
+tried again automatically with back-off (:data:`BACKOFF`), and after the last automatic try
+it waits for ``samtycke records retry`` or the console's retry.
 A record's data comes from :mod:`reports.record_data`, its seal from :mod:`reports.keys`.
 """
 
@@ -12,18 +16,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app, has_app_context
+from flask import Flask
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from app import jobs
 from app.audit import AuditEvent
 from app.crypto import keyring_of
-from app.db import after_commit, transaction, utcnow
+from app.db import transaction, utcnow
 from consent.gdpr import PersonScope
 from reports.anchors import checkpoint_after_seal, remember_sealed
 from reports.errors import RecordError
@@ -41,6 +48,15 @@ EVENT_KINDS = {
     "addendum.signed": "addendum_signed",
     "addendum.revoked": "addendum_revoked",
 }
+SEAL_TASK = "reports.seal_record"
+# Waits after the 1st, 2nd, ... failed attempt; after the last the record stays failed until retried by hand.
+BACKOFF = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=12),
+)
 
 
 # --- queueing ----------------------------------------------------------------
@@ -69,9 +85,8 @@ def on_audit_event(event: AuditEvent, *, session: Session) -> None:
 
 
 def _produce_after_commit(session: Session, record_ids: list[str]) -> None:
-    if record_ids and has_app_context():
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        after_commit(session, lambda: [produce(app, record_id) for record_id in record_ids])
+    for record_id in record_ids:
+        jobs.enqueue(session, SEAL_TASK, record_id)
 
 
 # --- a person's records: their part of the export and of the erasure (``consent.gdpr``) --------
@@ -127,6 +142,7 @@ def erase_records(session: Session, *, scope: PersonScope, now: datetime) -> Non
             record.pdf = record.sha256 = record.size = record.pades_level = record.sealed_at = None
             record.status = "pending"
             record.failure_reason = None
+            record.claimed_until = record.next_attempt_at = None  # a seal in flight is not stored
     session.flush()
     _produce_after_commit(session, [r.id for r in records if r.consent_id not in own])
 
@@ -137,70 +153,129 @@ def erase_records(session: Session, *, scope: PersonScope, now: datetime) -> Non
 @dataclass(frozen=True)
 class ProduceResult:
     record_id: str
-    status: str
+    status: str  # sealed | failed | pending (claimed by another worker) | missing
     reason: str | None = None
+    claimed_until: datetime | None = None
 
 
-def produce(app: Flask, record_id: str) -> ProduceResult:
-    """Render and seal one record in its own transactions; never raises for a render/seal failure."""
+def _claim(app: Flask, record_id: str, *, manual: bool) -> tuple[datetime | None, ProduceResult | None]:
+    """Lease the record for this worker: (our lease, None), or (None, why not).
+
+    A pending record is claimed unless another worker holds it; a failed one only when its
+    automatic retry is due, or by hand (``manual``). A sealed record is never touched again.
+    """
+    now = utcnow()
+    lease = now + timedelta(seconds=int(app.config.get("JOBS_LEASE_SECONDS") or 120))
+    due = sa.or_(Record.status == "pending", Record.next_attempt_at <= now)
+    with transaction(app.extensions["samtycke.sessionmaker"]) as session:
+        claimed = session.execute(
+            sa.update(Record)
+            .where(
+                Record.id == record_id,
+                Record.status.in_(["pending", "failed"]),
+                sa.or_(Record.claimed_until.is_(None), Record.claimed_until < now),
+                *([] if manual else [due]),
+            )
+            .values(claimed_until=lease)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(claimed, "rowcount", 0) == 1:
+            return lease, None
+        row = session.execute(
+            sa.select(Record.status, Record.claimed_until).where(Record.id == record_id)
+        ).one_or_none()
+    if row is None:
+        return None, ProduceResult(record_id, "missing")
+    held = row.claimed_until if row.claimed_until is not None and row.claimed_until >= now else None
+    return None, ProduceResult(record_id, row.status, claimed_until=held)
+
+
+def produce(app: Flask, record_id: str, *, manual: bool = False) -> ProduceResult:
+    """Render and seal one record in its own transactions, once: never raises for a render/seal
+    failure, and does nothing for a record that is sealed or that another worker holds."""
     from reports.render import render_pdf
 
     factory = app.extensions["samtycke.sessionmaker"]
     with app.app_context():
+        lease, skipped = _claim(app, record_id, manual=manual)
+        if lease is None:
+            assert skipped is not None
+            return skipped
+        delay = float(app.config.get("JOBS_TEST_SEAL_DELAY") or 0)
+        if delay:  # tests only (refused in production): a slow seal, to kill a worker in the middle
+            time.sleep(delay)
         with transaction(factory) as session:
             record = session.get(Record, record_id)
-            if record is None or record.status == "sealed":
-                return ProduceResult(record_id, record.status if record else "missing")
+            if record is None:
+                return ProduceResult(record_id, "missing")
             try:
                 ctx = build_context(session, keyring_of(app), record, app.config["BASE_URL"])
             except RecordError as exc:
-                return _fail(factory, record_id, str(exc))
+                return _fail(factory, record_id, lease, str(exc))
             except Exception as exc:  # a bug here must still leave the record visibly failed, not pending
                 log.exception("record %s: building its data failed", record_id)
-                return _fail(factory, record_id, f"{type(exc).__name__}: {exc}")
+                return _fail(factory, record_id, lease, f"{type(exc).__name__}: {exc}")
         try:
             the_sealer = sealer(app)
             pdf = render_pdf(ctx)
             reason = "Samtycke record" if not ctx.is_addendum else "Samtycke DPA addendum record"
             sealed = the_sealer.seal(pdf, reason=reason, location=ctx.tenant.name)
         except RecordError as exc:
-            return _fail(factory, record_id, f"{type(exc).__name__}: {exc}")
+            return _fail(factory, record_id, lease, f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # a bug in rendering must not lose the queue entry either
             log.exception("record %s failed", record_id)
-            return _fail(factory, record_id, f"{type(exc).__name__}: {exc}")
+            return _fail(factory, record_id, lease, f"{type(exc).__name__}: {exc}")
+        now = utcnow()
         with transaction(factory) as session:
-            record = session.get(Record, record_id)
-            if record is None:
-                return ProduceResult(record_id, "missing")
-            record.pdf = sealed
-            record.sha256 = hashlib.sha256(sealed).hexdigest()
-            record.size = len(sealed)
-            record.pades_level = the_sealer.level
-            record.status = "sealed"
-            record.sealed_at = utcnow()
-            record.failure_reason = None
-            record.attempts += 1
-            record.last_attempt_at = utcnow()
-            tenant_id = record.tenant_id
+            # Stored only while our lease holds: an erasure meanwhile (lease dropped) or a worker
+            # that took over after the lease ran out wins, and this seal is thrown away.
+            stored = session.execute(
+                sa.update(Record)
+                .where(Record.id == record_id, Record.claimed_until == lease, Record.status != "sealed")
+                .values(
+                    pdf=sealed, sha256=hashlib.sha256(sealed).hexdigest(), size=len(sealed),
+                    pades_level=the_sealer.level, status="sealed", sealed_at=now, failure_reason=None,
+                    attempts=Record.attempts + 1, last_attempt_at=now, claimed_until=None, next_attempt_at=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(stored, "rowcount", 0) != 1:
+                current = session.scalar(sa.select(Record.status).where(Record.id == record_id))
+                log.info("record %s: lease lost while sealing; left as %s", record_id, current)
+                return ProduceResult(record_id, current or "missing")
+            tenant_id = session.scalar(sa.select(Record.tenant_id).where(Record.id == record_id))
+        assert tenant_id is not None
         remember_sealed(app, tenant_id, record_id, sealed, ctx.audit_event_hash)
         # A natural point to anchor the audit chain: the record just sealed holds its event's hash.
         checkpoint_after_seal(app, tenant_id)
     return ProduceResult(record_id, "sealed")
 
 
-def _fail(factory: Any, record_id: str, reason: str) -> ProduceResult:
+def _fail(factory: Any, record_id: str, lease: datetime, reason: str) -> ProduceResult:
     log.warning("record %s failed: %s", record_id, reason)
+    now = utcnow()
     with transaction(factory) as session:
-        record = session.get(Record, record_id)
-        if record is not None:
-            record.status = "failed"
-            record.failure_reason = reason[:2000]
-            record.attempts += 1
-            record.last_attempt_at = utcnow()
+        attempts = session.scalar(
+            sa.select(Record.attempts).where(Record.id == record_id, Record.claimed_until == lease)
+        )
+        if attempts is None:
+            return ProduceResult(record_id, "pending", reason)  # the lease was lost meanwhile
+        attempts += 1
+        session.execute(
+            sa.update(Record)
+            .where(Record.id == record_id, Record.claimed_until == lease)
+            .values(
+                status="failed", failure_reason=reason[:2000], attempts=attempts, last_attempt_at=now,
+                claimed_until=None,
+                next_attempt_at=now + BACKOFF[attempts - 1] if attempts <= len(BACKOFF) else None,
+            )
+            .execution_options(synchronize_session=False)
+        )
     return ProduceResult(record_id, "failed", reason)
 
 
 def retry(app: Flask, *, include_pending: bool = True, limit: int = 1000) -> list[ProduceResult]:
+    """Seal failed (and pending) records now, in this process (``samtycke records retry``)."""
     statuses = ["failed", "pending"] if include_pending else ["failed"]
     with transaction(app.extensions["samtycke.sessionmaker"]) as session:
         ids = list(
@@ -208,7 +283,66 @@ def retry(app: Flask, *, include_pending: bool = True, limit: int = 1000) -> lis
                 sa.select(Record.id).where(Record.status.in_(statuses)).order_by(Record.created_at).limit(limit)
             )
         )
-    return [produce(app, record_id) for record_id in ids]
+    return [produce(app, record_id, manual=True) for record_id in ids]
+
+
+def queue_failed(session: Session, *, tenant_id: str, now: datetime) -> list[str]:
+    """Queue every failed record of the tenant again now (the console's retry): one more
+    attempt each; the messages go after the commit."""
+    ids = list(
+        session.scalars(
+            sa.select(Record.id).where(Record.tenant_id == tenant_id, Record.status == "failed").order_by(
+                Record.created_at
+            )
+        )
+    )
+    if ids:
+        session.execute(
+            sa.update(Record)
+            .where(Record.id.in_(ids), Record.status == "failed")
+            .values(status="pending", next_attempt_at=None, nudged_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        _produce_after_commit(session, ids)
+    return ids
+
+
+def due_for_sweep(session: Session, *, now: datetime, grace: timedelta, renudge: timedelta,
+                  limit: int = 1000) -> list[str]:
+    """Records whose message was never worked (pending past the grace) or whose retry is due,
+    that nobody holds and that the sweep has not nudged lately."""
+    return list(
+        session.scalars(
+            sa.select(Record.id)
+            .where(
+                sa.or_(
+                    sa.and_(Record.status == "pending", Record.created_at <= now - grace),
+                    sa.and_(Record.status == "failed", Record.next_attempt_at <= now),
+                ),
+                sa.or_(Record.claimed_until.is_(None), Record.claimed_until < now),
+                sa.or_(Record.nudged_at.is_(None), Record.nudged_at <= now - renudge),
+            )
+            .order_by(Record.created_at)
+            .limit(limit)
+        )
+    )
+
+
+def queue_status(session: Session, *, tenant_id: str | None, now: datetime) -> list[jobs.QueueStatus]:
+    """Receiver of ``app.signals.job_queues``: records waiting to be sealed, and failed."""
+    where = [Record.tenant_id == tenant_id] if tenant_id else []
+    pending, oldest = session.execute(
+        sa.select(sa.func.count(), sa.func.min(Record.created_at)).where(Record.status == "pending", *where)
+    ).one()
+    failed, retrying = session.execute(
+        sa.select(sa.func.count(), sa.func.count(Record.next_attempt_at)).where(Record.status == "failed", *where)
+    ).one()
+    return [
+        jobs.QueueStatus(
+            kind="records", label=_l("PDF records"), pending=int(pending), failed=int(failed), retrying=int(retrying),
+            oldest_pending_seconds=(now - oldest).total_seconds() if oldest is not None else None,
+        )
+    ]
 
 
 # --- reading -----------------------------------------------------------------

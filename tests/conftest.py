@@ -10,6 +10,12 @@ the test ports (``worker_ports``) and Redis keys of its own, so workers never me
 
 Staff passwords are hashed with argon2's cheapest parameters (tests/cheap_hashing.py):
 the suite tests sign-in behaviour thousands of times, not hash strength.
+
+Background work (``app.jobs``) runs eagerly in this suite (``JOBS_EAGER``): every task
+queued by a commit runs in the test's process right after that commit, through the real
+task code, so a record is sealed and a webhook sent as soon as the request has answered.
+A test that needs the moment in between takes ``held_jobs`` and runs the held tasks when
+it chooses. Real workers, brokers and beats are exercised in ``tests/jobs/test_jobs_workers.py``.
 """
 
 from __future__ import annotations
@@ -151,6 +157,11 @@ def app_config(database: Database, instance_path: Path, **overrides: Any) -> dic
         "DATA_KEY": "test-data-key-not-for-production",
         "BASE_URL": "http://localhost",
         "BANKID": "simulator",
+        # Background work runs eagerly: each task in this process right after the commit that
+        # queued it, through the real task code (claims, leases, back-off), so a test sees the
+        # sealed record as soon as its request or transaction has committed. Tests that need the
+        # moment in between hold the messages (`held_jobs`) and run them when they choose.
+        "JOBS_EAGER": True,
     }
     config.update(overrides)
     return config
@@ -181,6 +192,7 @@ def production_settings(folder: Path, database_url: str = PG_ADMIN_URL) -> dict[
         "SEAL_PKCS12": str(seal),
         "SEAL_PKCS12_PASSWORD": "seal-password",
         "PROXY_FIX": 1,
+        "BROKER_URL": "redis://127.0.0.1:6379/4",
         **files,
     }
 
@@ -337,3 +349,36 @@ def api(make_api: Any) -> Api:
 @pytest.fixture
 def other_api(make_api: Any) -> Api:
     return make_api("other")
+
+
+class HeldJobs:
+    """Messages sent after commits, held instead of run (``JOBS_EAGER`` would run them at once)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[Flask, str, tuple[Any, ...]]] = []
+
+    def hold(self, app: Flask, task: str, *args: Any) -> bool:
+        self.messages.append((app, task, args))
+        return True
+
+    def tasks(self) -> list[str]:
+        return [task for _app, task, _args in self.messages]
+
+    def run(self) -> None:
+        """Run what was held here, in order, as a worker would (and what those runs queue in turn),
+        whichever app queued it (a CLI command's app has no eager mode)."""
+        from app import jobs
+
+        while self.messages:
+            app, task, args = self.messages.pop(0)
+            jobs.celery_app(app).tasks[task].apply(args=args, throw=True)
+
+
+@pytest.fixture
+def held_jobs(monkeypatch: pytest.MonkeyPatch) -> HeldJobs:
+    """Hold background work until the test runs it: to see the state between the commit and the work."""
+    from app import jobs
+
+    held = HeldJobs()
+    monkeypatch.setattr(jobs, "send", held.hold)
+    return held

@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.staff import formatting, frame, navigation, sso, views  # noqa: F401  (frame and views attach to ``bp``)
 from app.staff.blueprint import bp
+from app.staff.dashboard import add_section
 
 
 def register(app: Flask) -> None:
@@ -25,4 +26,5 @@ def register(app: Flask) -> None:
     formatting.init_app(app)
     sso.init_app(app)
     navigation.add(app, "dashboard", _l("Dashboard"), "console.home", "console.read")
+    add_section(app, "console/dashboard_jobs.html", views.jobs.section)
     app.register_blueprint(bp)

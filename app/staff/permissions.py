@@ -44,6 +44,7 @@ PERMISSIONS: tuple[Permission, ...] = (
     _p("persons.erase", "dpo", "Erase a person (GDPR Art. 17)"),
     _p("contacts.edit", "dpo", "Edit the tenant contacts (DPO, incident, operations)"),
     _p("audit.read", "dpo", "Read the tenant's whole audit log and its chain verification"),
+    _p("jobs.retry", "dpo", "Queue the tenant's failed PDF records and webhook deliveries once more"),
 )
 
 MATRIX: dict[str, frozenset[str]] = {p.action: p.roles for p in PERMISSIONS}

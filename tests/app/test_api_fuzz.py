@@ -171,7 +171,6 @@ def quiet_webhooks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     monkeypatch.setattr(webhook_sending, "_post", lambda *args, **kwargs: (None, "not sent during fuzzing"))
     yield
-    webhook_sending.wait_for_sends(15)
 
 
 def test_no_input_to_any_operation_earns_a_server_error(app: Flask, make_api: Any, quiet_webhooks: None) -> None:

@@ -26,7 +26,7 @@ from app.errors import Unprocessable
 from consent import personal_numbers, webhook_sending, webhooks
 from consent.models import Consent
 from consent.webhook_models import Webhook, WebhookDelivery, WebhookExpiryMark
-from consent.webhook_sending import BACKOFF, Sender, attempt, is_public_address, wait_for_sends
+from consent.webhook_sending import BACKOFF, Sender, attempt, is_public_address
 from tests.conftest import CliEnv
 from tests.consent.arrange import ADULT_PN, add_person, add_purposes, audit_types, give, make_template, tx, years_ago
 
@@ -91,14 +91,9 @@ class Receiver:
 def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
-    wait_for_sends(15)
     r.close()
 
 
-@pytest.fixture(autouse=True)
-def _drain_sends() -> Iterator[None]:
-    yield
-    wait_for_sends(15)
 
 
 def cli(*args: str) -> Any:
@@ -130,7 +125,6 @@ def subscribe(api: Any, url: str, *events: str, **extra: Any) -> dict[str, Any]:
 def withdraw(api: Any, consent_id: str) -> None:
     resp = api.post(f"/api/v1/consents/{consent_id}/withdraw", json={"reason": "changed my mind"})
     assert resp.status_code == 200, resp.get_data(as_text=True)
-    wait_for_sends(15)
 
 
 def deliveries(app: Flask, webhook_id: str | None = None) -> list[WebhookDelivery]:
@@ -270,7 +264,6 @@ def test_redeliver_queues_a_failed_delivery_again(app: Flask, acme: Any, receive
     resp = acme.post(f"/api/v1/webhooks/{hook['id']}/deliveries/{delivery.id}/redeliver")
     assert resp.status_code == 202, resp.get_data(as_text=True)
     assert resp.get_json()["status"] == "pending"
-    wait_for_sends(15)
     [row] = deliveries(app)
     assert row.status == "delivered" and len(receiver.requests) == 2
     assert "webhook.redelivery" in audit_types(app, acme.tenant_id)
@@ -287,25 +280,25 @@ def test_redirects_are_not_followed(app: Flask, acme: Any, receiver: Receiver) -
     assert row.status == "pending" and row.last_status_code == 302
 
 
-def test_sending_happens_beside_the_request_not_in_it(
-    app: Flask, acme: Any, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+def test_sending_happens_after_the_answer_not_in_it(
+    app: Flask, acme: Any, receiver: Receiver, held_jobs: Any
 ) -> None:
+    """The request only queues (one message per delivery, after its commit); a worker sends."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
     dead = subscribe(acme, f"http://127.0.0.1:{closed_port}/hook", "consent.withdrawn")
     slow = subscribe(acme, receiver.url, "consent.withdrawn")
-    monkeypatch.setattr(webhook_sending, "TIMEOUT_SECONDS", 15.0)
-    receiver.hold = threading.Event()
     consent_id = give(app, acme, adult(app, acme))
+    held_jobs.run()
 
     resp = acme.post(f"/api/v1/consents/{consent_id}/withdraw", json={})
     assert resp.status_code == 200 and resp.get_json()["status"] == "withdrawn"
-    # The answer is out while the receiver still holds its request: nothing was waited for.
-    [in_flight] = deliveries(app, slow["id"])
-    assert in_flight.attempts == 0 and in_flight.status == "pending"
-    receiver.hold.set()
-    wait_for_sends(15)
+    # The answer is out and nothing was sent: the deliveries wait for their worker.
+    assert receiver.requests == []
+    assert {d.status for d in deliveries(app)} == {"pending"} and len(deliveries(app)) == 2
+    assert held_jobs.tasks().count("consent.deliver_webhook") == 2
+    held_jobs.run()
 
     [refused] = deliveries(app, dead["id"])
     assert refused.status == "pending" and refused.last_status_code is None and refused.last_error
@@ -335,12 +328,10 @@ def test_only_subscribed_events_are_queued_and_rollbacks_queue_nothing(
 
     # A refused change (409) rolls back: nothing queued, nothing sent.
     assert acme.post(f"/api/v1/consents/{first}/revoke", json={"reason": "x"}).status_code == 409
-    wait_for_sends(15)
     assert receiver.requests == [] and deliveries(app) == []
 
     second = give(app, acme, person)
     assert acme.post(f"/api/v1/consents/{second}/revoke", json={"reason": "photo removed"}).status_code == 200
-    wait_for_sends(15)
     assert [e["type"] for e in receiver.events()] == ["consent.revoked"]
     assert receiver.events()[0]["data"]["consent_id"] == second
     assert "photo removed" not in receiver.requests[0]["body"].decode()
@@ -352,7 +343,6 @@ def test_consent_given_outside_a_request_waits_for_cron(
     hook = subscribe(acme, receiver.url, "consent.given", "consent.withdrawn")
     person = adult(app, acme)
     consent_id = give(app, acme, person, purposes=["web", "print"])  # signed with no app context
-    wait_for_sends(15)
     assert receiver.requests == []
     [queued] = deliveries(app)
     assert queued.status == "pending" and queued.event_type == "consent.given" and queued.attempts == 0
@@ -374,12 +364,10 @@ def test_erasure_is_announced_to_the_right_tenant_only(
     subscribe(acme, receiver.url, "person.erased")
     theirs = add_person(app, other_api.tenant_id, "Olle Other", birth_date=years_ago(40))
     assert other_api.delete(f"/api/v1/persons/{theirs}").status_code == 204
-    wait_for_sends(15)
     assert receiver.requests == []
 
     ours = adult(app, acme)
     assert acme.delete(f"/api/v1/persons/{ours}").status_code == 204
-    wait_for_sends(15)
     [event] = receiver.events()
     assert event["type"] == "person.erased" and event["tenant_id"] == acme.tenant_id
     assert event["data"]["person_id"] == ours and event["data"]["status"] == "erased"
@@ -390,7 +378,7 @@ def test_erasure_is_announced_to_the_right_tenant_only(
 
 
 def test_notify_expired_announces_each_expired_consent_once(
-    app: Flask, acme: Any, receiver: Receiver, cli_env: CliEnv
+    app: Flask, acme: Any, receiver: Receiver, cli_env: CliEnv, held_jobs: Any
 ) -> None:
     hook = subscribe(acme, receiver.url, "consent.expired")
     person = adult(app, acme)
@@ -402,7 +390,11 @@ def test_notify_expired_announces_each_expired_consent_once(
         for consent_id in (expired, withdrawn):
             s.get(Consent, consent_id).valid_until = utcnow() - timedelta(hours=1)
 
+    held_jobs.run()
     assert cli("consents", "notify-expired").output.strip() == "1 expired consents notified"
+    # The command queued the delivery for a worker after its commit; here the worker runs it.
+    assert receiver.requests == [] and held_jobs.tasks() == ["consent.deliver_webhook"]
+    held_jobs.run()
     [event] = receiver.events()
     assert event["type"] == "consent.expired"
     assert event["data"] == {

@@ -1,3 +1,3 @@
 """The foundation's console pages: sign-in and out, the home page; importing them attaches their routes to ``bp``."""
 
-from app.staff.views import auth, home  # noqa: F401
+from app.staff.views import auth, home, jobs  # noqa: F401

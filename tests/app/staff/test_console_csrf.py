@@ -33,6 +33,7 @@ def _bodies(seed: Seed) -> dict[str, tuple[str, dict[str, Any]]]:
                                                        "signer_name": "Eve"}),
         "console.addendum_revoke": ("/console/addenda/{addendum}/revoke", {"confirm": "y"}),
         "console.contacts": ("/console/contacts", contacts),
+        "console.jobs_retry": ("/console/jobs/retry", {}),
         # Searches change nothing, but they post (a personal number stays out of the address).
         "console.persons": ("/console/persons", {"q": "19800101-1231"}),
         "console.gdpr": ("/console/gdpr", {"q": "19800101-1231"}),
