@@ -26,5 +26,5 @@ def register(app: Flask) -> None:
     formatting.init_app(app)
     sso.init_app(app)
     navigation.add(app, "dashboard", _l("Dashboard"), "console.home", "console.read")
-    add_section(app, "console/dashboard_jobs.html", views.jobs.section)
+    add_section(app, "console/dashboard_jobs.html", views.jobs.section, position=90)
     app.register_blueprint(bp)

@@ -1,8 +1,8 @@
 """The dashboard's sections: each domain adds what it has to show on the console's home page.
 
 A section is a template and a function that loads its data for the signed-in staff
-member's tenant; the home page shows the sections the role may read, in the order
-added. Kept on the app, so the foundation's home page names no domain.
+member's tenant; the home page shows the sections the role may read, by ``position``
+(then in the order added): what the DPO works with first, the machinery's health last. Kept on the app, so the foundation's home page names no domain.
 """
 
 from __future__ import annotations
@@ -26,11 +26,14 @@ class Section:
     template: str
     load: Loader
     permission: str
+    position: int = 50
 
 
-def add_section(app: Flask, template: str, load: Loader, permission: str = "console.read") -> None:
-    app.extensions.setdefault(_KEY, []).append(Section(template, load, permission))
+def add_section(
+    app: Flask, template: str, load: Loader, permission: str = "console.read", *, position: int = 50
+) -> None:
+    app.extensions.setdefault(_KEY, []).append(Section(template, load, permission, position))
 
 
 def sections(app: Flask) -> list[Section]:
-    return list(app.extensions.get(_KEY, []))
+    return sorted(app.extensions.get(_KEY, []), key=lambda section: section.position)

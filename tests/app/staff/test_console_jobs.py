@@ -45,3 +45,23 @@ def test_the_dashboard_shows_the_tenants_background_work_and_a_dpo_queues_the_fa
     # Queued after the commit and (eagerly, in tests) sealed: one more attempt.
     assert mine.status == "sealed" and mine.attempts == 7 and mine.failure_reason is None
     assert others == ["failed"]
+
+
+def test_the_dashboard_puts_consents_first_and_says_plainly_when_nothing_waits(
+    app: Flask, seed: Seed, as_role: Any
+) -> None:
+    with app.extensions["samtycke.sessionmaker"]() as session, session.begin():
+        # The seed leaves one record unsealed on purpose; here everything is done.
+        for waiting in session.scalars(sa.select(Record).where(Record.status != "sealed")):
+            waiting.status, waiting.pdf = "sealed", b"%PDF-1.7 placeholder"
+    html = as_role("dpo").get("/").get_data(as_text=True)
+    # The DPO's own work first; the machinery's health after it.
+    assert html.index(">Consents by state</h2>") < html.index("<h2>Background work</h2>")
+    section = _section(as_role("dpo"))
+    assert "Nothing is waiting" in section and "<table" not in section
+
+    with app.extensions["samtycke.sessionmaker"]() as session, session.begin():
+        record = session.scalars(sa.select(Record).where(Record.consent_id == seed.given_consent)).one()
+        record.status, record.pdf = "pending", None
+    section = _section(as_role("dpo"))
+    assert "Nothing is waiting" not in section and "<table" in section
