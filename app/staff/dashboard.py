@@ -2,7 +2,8 @@
 
 A section is a template and a function that loads its data for the signed-in staff
 member's tenant; the home page shows the sections the role may read, by ``position``
-(then in the order added): what the DPO works with first, the machinery's health last. Kept on the app, so the foundation's home page names no domain.
+(then in the order added): what the DPO works with first, the machinery's health last.
+Kept on the app, so the foundation's home page names no domain.
 """
 
 from __future__ import annotations
