@@ -6,6 +6,7 @@ from flask_smorest import Api
 
 from consent.api import (
     addenda,
+    assets,
     consents,
     contacts,
     links,
@@ -18,7 +19,7 @@ from consent.api import (
 )
 
 # In this order in /openapi.json.
-RESOURCES = (purposes, persons, links, templates, requests, consents, rights, addenda, contacts, webhooks)
+RESOURCES = (purposes, persons, assets, links, templates, requests, consents, rights, addenda, contacts, webhooks)
 
 
 def register(api: Api) -> None:
