@@ -10,6 +10,7 @@ from consent.api import (
     consents,
     contacts,
     links,
+    objections,
     persons,
     purposes,
     requests,
@@ -19,7 +20,9 @@ from consent.api import (
 )
 
 # In this order in /openapi.json.
-RESOURCES = (purposes, persons, assets, links, templates, requests, consents, rights, addenda, contacts, webhooks)
+RESOURCES = (
+    purposes, persons, assets, links, objections, templates, requests, consents, rights, addenda, contacts, webhooks,
+)
 
 
 def register(api: Api) -> None:

@@ -217,3 +217,98 @@ def test_status_follows_time(app: Any, acme: Any) -> None:
     anna = person(app, acme, "Anna", "OLD")
     give(app, acme, anna, pn=None, at=utcnow() - timedelta(days=400))
     assert status(acme, "OLD")["web"] == "no_consent"
+
+
+# --- objections (Art. 21) -----------------------------------------------------------------------
+
+def object_to(api: Any, person_id: str, purpose: str, expect: int = 201) -> dict[str, Any]:
+    resp = api.post(f"/api/v1/persons/{person_id}/objections", json={"purpose": purpose})
+    assert resp.status_code == expect, resp.get_data(as_text=True)
+    return dict(resp.get_json())
+
+
+def batch(api: Any, asset_ids: list[str], purpose: str = "web", at: Any = None) -> list[dict[str, Any]]:
+    body: dict[str, Any] = {"asset_ids": asset_ids, "purpose": purpose}
+    if at is not None:
+        body["at"] = at.isoformat()
+    resp = api.post("/api/v1/usage-rights/query", json=body)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return list(resp.get_json()["results"])
+
+
+def test_an_objection_overrides_the_legal_basis_from_when_it_stands_until_withdrawn(app: Any, acme: Any) -> None:
+    from consent import objections
+    from tests.consent.arrange import tx
+
+    anna = person(app, acme, "Anna", "EVENT")
+    bo = person(app, acme, "Bo", "EVENT")
+    put(acme, "EVENT", 200, legal_bases=[{"basis": "public_task", "purposes": ["web"]}])
+    before = utcnow()
+    objection = object_to(acme, anna, "web")
+    assert objection["person_id"] == anna and objection["purpose"] == "web" and objection["withdrawn_at"] is None
+    assert object_to(acme, anna, "web", 200)["id"] == objection["id"]  # it already stands
+    assert audit_types(app, acme.tenant_id).count("objection.recorded") == 1
+
+    body = rights(acme, "EVENT")
+    assert (body["allowed"], body["reason"]) == (False, "objected")
+    assert {p["person_id"]: p["reason"] for p in body["persons"]} == {anna: "objected", bo: "legal_basis"}
+    assert status(acme, "EVENT")["web"] == "partial"
+    [batched] = batch(acme, ["EVENT"])
+    assert batched == body | {"at": batched["at"]}
+    # Before the objection the basis held; another purpose is not objected to.
+    assert batch(acme, ["EVENT"], at=before)[0]["reason"] == "legal_basis"
+    put(acme, "EVENT", 200, legal_bases=[{"basis": "public_task", "purposes": ["web", "print"]}])
+    assert rights(acme, "EVENT", "print")["reason"] == "legal_basis"
+
+    with tx(app) as s:
+        objections.withdraw(s, acme.tenant_id, objection["id"], "staff:dpo@acme.example")
+    assert rights(acme, "EVENT")["reason"] == "legal_basis"
+    with tx(app) as s:
+        [stored] = objections.of_person(s, acme.tenant_id, anna)
+        standing, withdrawn = stored.created_at, stored.withdrawn_at
+    assert withdrawn is not None
+    # Time travel agrees: objected while it stood, the basis again once withdrawn.
+    assert batch(acme, ["EVENT"], at=standing + (withdrawn - standing) / 2)[0]["reason"] == "objected"
+    assert batch(acme, ["EVENT"], at=withdrawn)[0]["reason"] == "legal_basis"
+    with tx(app) as s, pytest.raises(objections.ObjectionWithdrawn):
+        objections.withdraw(s, acme.tenant_id, objection["id"], "staff:dpo@acme.example")
+    assert audit_types(app, acme.tenant_id)[-1] == "objection.withdrawn"
+    object_to(acme, anna, "web", 201)  # withdrawn: a new objection is a new one
+
+
+def test_an_objection_does_not_touch_a_purpose_consent_decides(app: Any, acme: Any) -> None:
+    anna = person(app, acme, "Anna", "IMG")
+    give(app, acme, anna, pn=None, purposes=["web"])
+    object_to(acme, anna, "web")
+    assert rights(acme, "IMG")["reason"] == "consent_given"
+
+
+def test_objection_bad_input(app: Any, acme: Any, make_api: Any, other_api: Any) -> None:
+    anna = person(app, acme, "Anna")
+    for body in ({"purpose": "nope"}, {}, {"purpose": "web", "x": 1}, {"purpose": "WEB!"}):
+        resp = acme.post(f"/api/v1/persons/{anna}/objections", json=body)
+        assert resp.status_code == 422 and resp.mimetype == "application/problem+json", body
+    assert acme.post("/api/v1/persons/nobody/objections", json={"purpose": "web"}).status_code == 404
+    add_purposes(app, other_api.tenant_id, "web")
+    assert other_api.post(f"/api/v1/persons/{anna}/objections", json={"purpose": "web"}).status_code == 404
+    reader = make_api("acme", scopes="persons:read")
+    assert reader.post(f"/api/v1/persons/{anna}/objections", json={"purpose": "web"}).status_code == 403
+    erase(app, anna)
+    assert acme.post(f"/api/v1/persons/{anna}/objections", json={"purpose": "web"}).status_code == 404
+
+
+def test_objections_are_exported_and_erased_with_the_person(app: Any, acme: Any) -> None:
+    from consent.models import Objection
+
+    anna = person(app, acme, "Anna", "EVENT")
+    put(acme, "EVENT", 200, legal_bases=[{"basis": "public_task", "purposes": ["web"]}])
+    objection = object_to(acme, anna, "web")
+    export = acme.get(f"/api/v1/persons/{anna}/export").get_json()
+    assert [(o["id"], o["purpose"], o["withdrawn_at"]) for o in export["objections"]] == [
+        (objection["id"], "web", None)
+    ]
+    assert "objection.recorded" in [e["type"] for e in export["audit_events"]]
+    assert acme.delete(f"/api/v1/persons/{anna}").status_code == 204
+    assert count(app, Objection) == 0
+    # Erased, the person still keeps the asset at "no".
+    assert rights(acme, "EVENT")["reason"] == "erased"
