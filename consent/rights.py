@@ -54,7 +54,7 @@ REASONS = (
 RANK = {reason: index for index, reason in enumerate(REASONS)}
 # Asset-level reasons that no person decides.
 ASSET_REASONS = ("unknown_asset", "persons_unidentified", "no_linked_persons")
-# An asset's status for one purpose, worst first (FotoWare's idea, our rules).
+# An asset's status for one purpose (FotoWare's idea, our rules), as rights.status_of reads it off an answer.
 STATUSES = ("unknown", "persons_unidentified", "no_consent", "pending", "partial", "full", "no_persons")
 CHUNK = 1_000  # below SQLite's bound-parameter limit
 
