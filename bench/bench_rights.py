@@ -145,6 +145,15 @@ def seed_bulk(url: str, tenant_id: str, template_id: str, sizes: Sizes, seed: in
         n = _copy(conn, "asset_links", ["tenant_id", "asset_id", "person_id", "created_at"], links())
         log(f"  links     {n:>9,}")
 
+        # Linking registers an asset (an unregistered one answers unknown_asset): every asset is linked.
+        def assets() -> Iterator[tuple[Any, ...]]:
+            for i in range(sizes.assets):
+                yield (tenant_id, asset_id(i), False, "[]", now, now)
+
+        n = _copy(conn, "assets", ["tenant_id", "asset_id", "no_persons", "legal_bases", "created_at", "updated_at"],
+                  assets())
+        log(f"  assets    {n:>9,}")
+
         def consents() -> Iterator[tuple[Any, ...]]:
             for _ in range(sizes.consents):
                 person = rng.randrange(sizes.persons)
@@ -238,7 +247,8 @@ def _verdict(ok: bool) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", action="store_true", help="5k persons, 15k assets, 25k links, 7.5k consents")
-    parser.add_argument("--reuse", action="store_true", help="measure the existing samtycke_bench database")
+    parser.add_argument("--reuse", action="store_true", help="measure the existing database (see --db-name)")
+    parser.add_argument("--db-name", default=DB_NAME, help=f"the PostgreSQL database to seed (default {DB_NAME})")
     parser.add_argument("--seed-only", action="store_true", help="seed the database and stop")
     parser.add_argument("--persons", type=int)
     parser.add_argument("--assets", type=int)
@@ -268,11 +278,11 @@ def main() -> int:
     if args.reuse:
         saved = json.loads(state.read_text())
         url, client_id, secret, sizes = saved["url"], saved["client_id"], saved["secret"], Sizes(**saved["sizes"])
-        log(f"reusing {DB_NAME}: {sizes}")
+        log(f"reusing {args.db_name}: {sizes}")
     else:
-        log(f"seeding {DB_NAME}: {sizes.persons:,} persons, {sizes.assets:,} assets, {sizes.links:,} links, "
+        log(f"seeding {args.db_name}: {sizes.persons:,} persons, {sizes.assets:,} assets, {sizes.links:,} links, "
             f"{sizes.consents:,} consents")
-        url = recreate_database(DB_NAME)
+        url = recreate_database(args.db_name)
         tenant_id, client_id, secret, template_id = seed_tenant(url)
         seed_bulk(url, tenant_id, template_id, sizes)
         state.parent.mkdir(exist_ok=True)

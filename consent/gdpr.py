@@ -27,7 +27,7 @@ from app.crypto import Keyring
 from app.db import utcnow
 from consent import consents as consent_service
 from consent import evidence
-from consent.models import AssetLink, Consent, Person, PersonGuardian, Signature, Signer
+from consent.models import AssetLink, Consent, Objection, Person, PersonGuardian, Signature, Signer
 from consent.persons import get_person, is_minor
 from consent.signals import erasing, exporting
 
@@ -147,6 +147,12 @@ def erase_person(session: Session, keyring: Keyring, tenant_id: str, person_id: 
         sa.update(AssetLink)
         .where(AssetLink.tenant_id == tenant_id, AssetLink.person_id == person.id)
         .values(region=None)
+        .execution_options(synchronize_session=False)
+    )
+    # Objections go with the person; the erased person's links answer "erased" whatever the basis.
+    session.execute(
+        sa.delete(Objection)
+        .where(Objection.tenant_id == tenant_id, Objection.person_id == person.id)
         .execution_options(synchronize_session=False)
     )
     # Free-text reasons may name the person.
@@ -325,6 +331,14 @@ def export_person(
                 "signatures": signatures_by_consent[c.id],
             }
             for c in consents
+        ],
+        "objections": [
+            {"id": o.id, "purpose": o.purpose, "created_at": _iso(o.created_at), "withdrawn_at": _iso(o.withdrawn_at)}
+            for o in session.scalars(
+                sa.select(Objection)
+                .where(Objection.tenant_id == tenant_id, Objection.person_id == person.id)
+                .order_by(Objection.created_at, Objection.id)
+            )
         ],
         # Signatures the person gave for someone else (as a guardian).
         "signatures_given": [_signature(sig, scope) for sig in given_for_others],

@@ -1,4 +1,6 @@
-"""Which persons appear in which assets (one link per asset and person, with an optional region)."""
+"""Which persons appear in which assets (one link per asset and person, with an optional region).
+
+Linking a person registers the asset (``register_known``): a linked asset is a known one."""
 
 from __future__ import annotations
 
@@ -10,13 +12,14 @@ from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from app import audit
 from app.db import utcnow
 from app.errors import Conflict, NotFound, PayloadTooLarge, Unprocessable
 from consent.ids import check_asset_id, is_plain_id
-from consent.models import AssetLink, Person
+from consent.models import Asset, AssetLink, Person
 from consent.persons import get_person
 
 MAX_BULK_LINKS = 10_000
@@ -45,6 +48,24 @@ def _valid_asset_id(asset_id: str) -> str:
     if problem:
         raise Unprocessable(problem, errors={"asset_id": [problem]})
     return asset_id
+
+
+def register_known(session: Session, tenant_id: str, asset_ids: Iterable[str]) -> None:
+    """Register each asset not registered yet (linking a person registers the asset). One
+    ``INSERT … ON CONFLICT DO NOTHING`` per 500 ids, so concurrent links never collide."""
+    ids = list(dict.fromkeys(asset_ids))
+    if not ids:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = pg.insert if dialect == "postgresql" else sqlite.insert
+    now = utcnow()
+    for start in range(0, len(ids), _CHUNK):
+        rows = [
+            {"tenant_id": tenant_id, "asset_id": aid, "no_persons": False, "legal_bases": [],
+             "created_at": now, "updated_at": now}
+            for aid in ids[start : start + _CHUNK]
+        ]
+        session.execute(insert(Asset).values(rows).on_conflict_do_nothing(index_elements=["tenant_id", "asset_id"]))
 
 
 @dataclass(frozen=True)
@@ -79,6 +100,7 @@ def link(
                 session, tenant_id, "link.updated", actor, {"asset_id": asset_id, "person_id": person.id}
             )
         return row, False
+    register_known(session, tenant_id, [asset_id])
     row = AssetLink(
         tenant_id=tenant_id, asset_id=asset_id, person_id=person.id,
         region=dict(region) if region is not None else None, created_at=utcnow(),
@@ -207,6 +229,7 @@ def bulk_link(session: Session, tenant_id: str, pairs: Sequence[tuple[str, str]]
         existing.update(pair for pair in ((asset, pid) for asset, pid in rows) if pair in wanted_set)
     new = [pair for pair in wanted if pair not in existing]
     if new:
+        register_known(session, tenant_id, [asset for asset, _ in new])
         _insert_links(session, tenant_id, new)
         audit.append(
             session, tenant_id, "links.added", actor, {"count": len(new), "sha256": pairs_digest(new)}

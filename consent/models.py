@@ -1,4 +1,4 @@
-"""Consent domain models: persons, guardians, asset links, purposes, templates,
+"""Consent domain models: persons, guardians, assets, asset links, objections, purposes, templates,
 requests, consents, signers and signatures, DPA addenda, tenant contacts.
 
 Every table carries ``tenant_id``; every query filters on it.
@@ -74,6 +74,44 @@ class AssetLink(Base):
     person_id: Mapped[str] = mapped_column(sa.ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True)
     region: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Asset(Base):
+    """An asset the DAM told us about: registered with PUT /assets/{id}, or implicitly by a link.
+
+    A row here is what makes an asset "known": an id with no row answers ``unknown_asset``.
+    """
+
+    __tablename__ = "assets"
+
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey(TENANT_FK, ondelete="CASCADE"), primary_key=True)
+    asset_id: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    title: Mapped[str | None] = mapped_column(sa.String(500), default=None)
+    thumbnail_url: Mapped[str | None] = mapped_column(sa.String(2000), default=None)
+    # The DAM says nobody is in the picture (a landscape); informative, shown in the console.
+    no_persons: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # How many people are in the picture; fewer linked answers persons_unidentified.
+    persons_expected: Mapped[int | None] = mapped_column(sa.Integer, default=None)
+    # [{"basis": "public_task", "purposes": ["web"]}]: GDPR Art. 6 bases other than consent.
+    legal_bases: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Objection(Base):
+    """An Art. 21 objection of a person to a purpose processed under a legal basis other than consent."""
+
+    __tablename__ = "objections"
+    __table_args__ = (sa.Index("ix_objections_tenant_person", "tenant_id", "person_id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey(TENANT_FK, ondelete="CASCADE"))
+    person_id: Mapped[str] = mapped_column(sa.ForeignKey("persons.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(sa.String(64))
+    created_by: Mapped[str] = mapped_column(sa.String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)
+    withdrawn_by: Mapped[str | None] = mapped_column(sa.String(120), default=None)
 
 
 class Purpose(Base):

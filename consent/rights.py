@@ -1,15 +1,21 @@
 """The usage-rights query: may asset A be used for purpose P at instant T?
 
-Every linked person needs a consent that is given,
-covers P and A, is valid at T and was not withdrawn or revoked at or before T.
-An erased person's asset is never allowed.
+DESIGN.md "Usage rights", in this order: an asset never registered nor linked is
+not allowed (``unknown_asset``); fewer linked persons than the asset's
+``persons_expected`` is not allowed (``persons_unidentified``); a purpose the
+asset's legal basis covers allows every linked person who did not object
+(``legal_basis`` / ``objected``); nobody linked is allowed (``no_linked_persons``);
+otherwise every linked person needs a consent that is given, covers P and A, is
+valid at T and was not withdrawn or revoked at or before T. An erased person's
+asset is never allowed. :func:`status_of` reads the asset's status off the same answer.
 
 This is the DAM's hot path: Core selects on the session's connection returning
-tuples (no ORM objects), one query joining links, persons and consents (on
-PostgreSQL one for any batch; elsewhere one per 1,000 ids, SQLite's limit on
-bound parameters), everything else in Python. JSON lists are read as text and
-parsed once per distinct value, since most consents share the same few purpose
-lists.
+tuples (no ORM objects), one query from the asset register outer-joining links,
+persons and consents (on PostgreSQL one for any batch; elsewhere one per 1,000
+ids, SQLite's limit on bound parameters), everything else in Python. JSON lists
+are read as text and parsed once per distinct value, since most consents share
+the same few purpose lists. Objections are read only when a legal basis covers
+the purpose asked about.
 """
 
 from __future__ import annotations
@@ -27,10 +33,13 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from app.errors import BadRequest
-from consent.models import AssetLink, Consent, Person, Purpose
+from consent.models import Asset, AssetLink, Consent, Objection, Person, Purpose
 
+# Person-level reasons, best first among one person's consents and worst first across persons.
 REASONS = (
     "erased",
+    "objected",
+    "legal_basis",
     "consent_given",
     "withdrawn",
     "revoked",
@@ -43,6 +52,10 @@ REASONS = (
     "no_consent",
 )
 RANK = {reason: index for index, reason in enumerate(REASONS)}
+# Asset-level reasons that no person decides.
+ASSET_REASONS = ("unknown_asset", "persons_unidentified", "no_linked_persons")
+# An asset's status for one purpose (FotoWare's idea, our rules), as rights.status_of reads it off an answer.
+STATUSES = ("unknown", "persons_unidentified", "no_consent", "pending", "partial", "full", "no_persons")
 CHUNK = 1_000  # below SQLite's bound-parameter limit
 
 
@@ -63,7 +76,7 @@ def _statements(postgres: bool) -> dict[str, sa.Select[Any]]:
 
     tenant: sa.BindParameter[str] = sa.bindparam("tenant_id")
     columns = (
-        AssetLink.asset_id,
+        Asset.asset_id,
         AssetLink.person_id,
         when(Person.erased_at),
         Consent.id,
@@ -73,16 +86,23 @@ def _statements(postgres: bool) -> dict[str, sa.Select[Any]]:
             Consent.valid_from, Consent.valid_until, Consent.given_at, Consent.refused_at,
             Consent.withdrawn_at, Consent.revoked_at, Consent.created_at,
         )),
+        Asset.persons_expected,
+        sa.cast(Asset.legal_bases, sa.Text),
     )
 
     def joined(query: sa.Select[Any]) -> sa.Select[Any]:
-        return query.join(Person, Person.id == AssetLink.person_id).outerjoin(
-            Consent, sa.and_(Consent.tenant_id == tenant, Consent.person_id == AssetLink.person_id)
+        # Outer all the way: a registered asset with nobody linked still answers one row.
+        return (
+            query.outerjoin(
+                AssetLink, sa.and_(AssetLink.tenant_id == Asset.tenant_id, AssetLink.asset_id == Asset.asset_id)
+            )
+            .outerjoin(Person, Person.id == AssetLink.person_id)
+            .outerjoin(Consent, sa.and_(Consent.tenant_id == tenant, Consent.person_id == AssetLink.person_id))
         )
 
     single = joined(
-        sa.select(*columns).where(AssetLink.tenant_id == tenant, AssetLink.asset_id == sa.bindparam("asset_id"))
-    )
+        sa.select(*columns).select_from(Asset)
+    ).where(Asset.tenant_id == tenant, Asset.asset_id == sa.bindparam("asset_id"))
     if postgres:
         wanted = (
             sa.func.unnest(sa.bindparam("ids", type_=postgresql.ARRAY(sa.String)))
@@ -92,25 +112,30 @@ def _statements(postgres: bool) -> dict[str, sa.Select[Any]]:
         many = joined(
             sa.select(*columns)
             .select_from(wanted)
-            .join(AssetLink, sa.and_(AssetLink.tenant_id == tenant, AssetLink.asset_id == wanted.c.id))
+            .join(Asset, sa.and_(Asset.tenant_id == tenant, Asset.asset_id == wanted.c.id))
         )
     else:
         ids: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
-        many = joined(sa.select(*columns).where(AssetLink.tenant_id == tenant, AssetLink.asset_id.in_(ids)))
+        many = joined(sa.select(*columns).select_from(Asset)).where(
+            Asset.tenant_id == tenant, Asset.asset_id.in_(ids)
+        )
     return {"single": single, "many": many}
 
 
 # Each consent row: (id, purposes JSON, asset_ids JSON or None, valid_from, valid_until,
-# given_at, refused_at, withdrawn_at, revoked_at, created_at), i.e. a query row from column 3.
+# given_at, refused_at, withdrawn_at, revoked_at, created_at), i.e. a query row's columns 3 to 12.
 ConsentRow = Sequence[Any]
 _ID, _PURPOSES, _ASSETS, _FROM, _UNTIL, _GIVEN, _REFUSED, _WITHDRAWN, _REVOKED, _CREATED = range(10)
+_EXPECTED, _BASES = 13, 14  # the asset's columns in a query row
 _QUERIES = {True: _statements(postgres=True), False: _statements(postgres=False)}
 
 
 @dataclass
 class _Found:
-    """What the query rows say, grouped: persons per asset, and each person's consents."""
+    """What the query rows say, grouped: the known assets (persons expected, legal bases as JSON
+    text), persons per asset, and each person's consents."""
 
+    assets: dict[str, tuple[int | None, str | None]] = field(default_factory=dict)
     persons_of: dict[str, dict[str, None]] = field(default_factory=lambda: defaultdict(dict))
     erased: dict[str, bool] = field(default_factory=dict)
     consents: dict[str, list[ConsentRow]] = field(default_factory=lambda: defaultdict(list))
@@ -120,11 +145,14 @@ class _Found:
     def add(self, rows: Iterable[Sequence[Any]]) -> None:
         for row in rows:
             asset_id, person_id, consent_id = row[0], row[1], row[3]
+            self.assets[asset_id] = (row[_EXPECTED], row[_BASES])
+            if person_id is None:
+                continue
             self.persons_of[asset_id][person_id] = None
             self.erased[person_id] = row[2] is not None
             if consent_id is not None and consent_id not in self.seen:
                 self.seen.add(consent_id)
-                consent = row[3:]
+                consent = row[3:_EXPECTED]
                 self.consents[person_id].append(consent)
                 if consent[_ASSETS] is not None and consent[_ASSETS] != "null":
                     self.per_asset.add(person_id)
@@ -238,8 +266,33 @@ def person_answer(
     return answer, until
 
 
-def asset_answer(asset_id: str, purpose: str, at_iso: str, persons: list[PersonAnswer]) -> dict[str, Any]:
-    """All persons allowed → allowed until the earliest end; otherwise the worst reason (DESIGN order)."""
+def _legal_person_answer(person_id: str, erased: bool, objected: bool) -> PersonAnswer:
+    """A person in an asset whose legal basis covers the purpose: allowed unless erased or objecting."""
+    reason = "erased" if erased else "objected" if objected else "legal_basis"
+    return {"person_id": person_id, "allowed": reason == "legal_basis", "reason": reason, "consent_id": None,
+            "valid_until": None}, None
+
+
+def _bases_by_purpose(text: str | None) -> dict[str, str]:
+    if text is None or text == "null":
+        return {}
+    return {purpose: entry["basis"] for entry in json.loads(text) for purpose in entry["purposes"]}
+
+
+_bases = lru_cache(maxsize=1024)(_bases_by_purpose)
+
+
+def basis_for(bases_text: str | None, purpose: str) -> str | None:
+    """The legal basis (other than consent) the asset declares for ``purpose``, if any."""
+    return _bases(bases_text).get(purpose)
+
+
+def asset_answer(
+    asset_id: str, purpose: str, at_iso: str, persons: list[PersonAnswer], *,
+    persons_expected: int | None = None, legal_basis: bool = False,
+) -> dict[str, Any]:
+    """A known asset: too few persons linked → persons_unidentified; nobody linked → allowed; all
+    persons allowed → allowed until the earliest end; otherwise the worst person's reason (DESIGN order)."""
     # One plain loop: this runs once per asset of a 10,000-id batch.
     worst: int | None = None
     earliest: datetime | None = None
@@ -251,10 +304,13 @@ def asset_answer(asset_id: str, purpose: str, at_iso: str, persons: list[PersonA
                 worst = rank
         elif until is not None and (earliest is None or until < earliest):
             earliest, earliest_iso = until, answer["valid_until"]
-    if not persons:
+    if persons_expected is not None and len(persons) < persons_expected:
+        allowed, reason, valid_until = False, "persons_unidentified", None
+    elif not persons:
         allowed, reason, valid_until = True, "no_linked_persons", None
     elif worst is None:
-        allowed, reason, valid_until = True, "consent_given", earliest_iso
+        allowed, reason = True, "legal_basis" if legal_basis else "consent_given"
+        valid_until = earliest_iso
     else:
         allowed, reason, valid_until = False, REASONS[worst], None
     return {
@@ -268,17 +324,99 @@ def asset_answer(asset_id: str, purpose: str, at_iso: str, persons: list[PersonA
     }
 
 
+def unknown_answer(asset_id: str, purpose: str, at_iso: str) -> dict[str, Any]:
+    """Never registered nor linked: not allowed, so that a typo never reads as a green light."""
+    return {"asset_id": asset_id, "purpose": purpose, "at": at_iso, "allowed": False,
+            "reason": "unknown_asset", "valid_until": None, "persons": []}
+
+
+def status_of(answer: dict[str, Any]) -> str:
+    """The asset's status for the answer's purpose, read off the usage-rights answer itself."""
+    reason = answer["reason"]
+    if reason == "unknown_asset":
+        return "unknown"
+    if reason == "persons_unidentified":
+        return "persons_unidentified"
+    if reason == "no_linked_persons":
+        return "no_persons"
+    if answer["allowed"]:
+        return "full"
+    persons = answer["persons"]
+    if any(p["allowed"] for p in persons):
+        return "partial"
+    if any(p["reason"] == "signature_missing" for p in persons):
+        return "pending"
+    return "no_consent"
+
+
+def _objectors(
+    session: Session, tenant_id: str, purpose: str, person_ids: Iterable[str], at: datetime
+) -> set[str]:
+    """The persons among ``person_ids`` whose objection to ``purpose`` stands at ``at``."""
+    wanted = sorted(set(person_ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), CHUNK):
+        rows = session.execute(
+            sa.select(Objection.person_id, Objection.created_at, Objection.withdrawn_at).where(
+                Objection.tenant_id == tenant_id, Objection.purpose == purpose,
+                Objection.person_id.in_(wanted[start : start + CHUNK]),
+            )
+        )
+        found.update(pid for pid, created, withdrawn in rows if created <= at and (withdrawn is None or withdrawn > at))
+    return found
+
+
+def _answers(
+    session: Session, tenant_id: str, found: _Found, asset_ids: Iterable[str], purpose: str, at: datetime,
+) -> dict[str, dict[str, Any]]:
+    """Every asset's answer from what the query found: the one place the rules are applied."""
+    at_iso = _iso(at) or ""
+    unique = list(dict.fromkeys(asset_ids))
+    covered = [aid for aid in unique if aid in found.assets and basis_for(found.assets[aid][1], purpose)]
+    objectors = (
+        _objectors(session, tenant_id, purpose, (p for aid in covered for p in found.persons_of.get(aid, ())), at)
+        if covered else set()
+    )
+    # A person whose consents all cover every asset has one answer for all of them.
+    memo: dict[str, PersonAnswer] = {}
+    answers: dict[str, dict[str, Any]] = {}
+    for aid in unique:
+        known = found.assets.get(aid)
+        if known is None:
+            answers[aid] = unknown_answer(aid, purpose, at_iso)
+            continue
+        expected, bases_text = known
+        pids = sorted(found.persons_of.get(aid, ()))
+        if basis_for(bases_text, purpose):
+            persons = [_legal_person_answer(pid, found.erased[pid], pid in objectors) for pid in pids]
+            answers[aid] = asset_answer(aid, purpose, at_iso, persons, persons_expected=expected, legal_basis=True)
+            continue
+        persons = []
+        for pid in pids:
+            answer = memo.get(pid)
+            if answer is None:
+                answer = person_answer(pid, found.erased[pid], found.consents.get(pid, ()), purpose, aid, at)
+                if pid not in found.per_asset:
+                    memo[pid] = answer
+            persons.append(answer)
+        answers[aid] = asset_answer(aid, purpose, at_iso, persons, persons_expected=expected)
+    return answers
+
+
 def for_asset(session: Session, tenant_id: str, asset_id: str, purpose: str, at: datetime) -> dict[str, Any]:
-    """One asset: one query for its links, persons and their consents together."""
+    """One asset: one query for the asset, its links, persons and their consents together."""
     check_purpose(session, tenant_id, purpose)
+    return for_asset_purposes(session, tenant_id, asset_id, [purpose], at)[purpose]
+
+
+def for_asset_purposes(
+    session: Session, tenant_id: str, asset_id: str, purposes: Sequence[str], at: datetime
+) -> dict[str, dict[str, Any]]:
+    """One asset's answer for each of ``purposes`` (known keys), from one query."""
     _, queries, connection, at = _query(session, at)
     found = _Found()
     found.add(connection.execute(queries["single"], {"tenant_id": tenant_id, "asset_id": asset_id}).all())
-    persons = [
-        person_answer(pid, found.erased[pid], found.consents.get(pid, ()), purpose, asset_id, at)
-        for pid in sorted(found.persons_of.get(asset_id, ()))
-    ]
-    return asset_answer(asset_id, purpose, _iso(at) or "", persons)
+    return {purpose: _answers(session, tenant_id, found, [asset_id], purpose, at)[asset_id] for purpose in purposes}
 
 
 def for_assets(
@@ -293,18 +431,5 @@ def for_assets(
     chunks = [unique] if postgres else [unique[i : i + CHUNK] for i in range(0, len(unique), CHUNK)]
     for chunk in chunks:
         found.add(connection.execute(queries["many"], {"tenant_id": tenant_id, "ids": chunk}).all())
-    at_iso = _iso(at) or ""
-    # A person whose consents all cover every asset has one answer for all of them.
-    memo: dict[str, PersonAnswer] = {}
-    answers: dict[str, dict[str, Any]] = {}
-    for aid in unique:
-        persons = []
-        for pid in sorted(found.persons_of.get(aid, ())):
-            answer = memo.get(pid)
-            if answer is None:
-                answer = person_answer(pid, found.erased[pid], found.consents.get(pid, ()), purpose, aid, at)
-                if pid not in found.per_asset:
-                    memo[pid] = answer
-            persons.append(answer)
-        answers[aid] = asset_answer(aid, purpose, at_iso, persons)
+    answers = _answers(session, tenant_id, found, unique, purpose, at)
     return [answers[aid] for aid in asset_ids]

@@ -36,6 +36,8 @@ PERMISSIONS: tuple[Permission, ...] = (
     _p("records.download", "viewer editor dpo", "Download the sealed PDF record of a consent or an addendum"),
     _p("requests.send", "editor dpo", "Send a consent request; see signing links and QR codes"),
     _p("persons.manage", "editor dpo", "Register persons, link and unlink assets"),
+    _p("assets.manage", "editor dpo", "Edit an asset's persons expected and legal bases"),
+    _p("objections.withdraw", "editor dpo", "Withdraw an objection (Art. 21) the person took back through staff"),
     _p("consents.withdraw", "editor dpo", "Record a withdrawal the data subject asked for through staff"),
     _p("addenda.send", "editor dpo", "Send a DPA addendum for signing"),
     _p("consents.revoke", "dpo", "Revoke a consent (the controller ends it)"),

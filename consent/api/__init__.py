@@ -6,9 +6,11 @@ from flask_smorest import Api
 
 from consent.api import (
     addenda,
+    assets,
     consents,
     contacts,
     links,
+    objections,
     persons,
     purposes,
     requests,
@@ -18,7 +20,9 @@ from consent.api import (
 )
 
 # In this order in /openapi.json.
-RESOURCES = (purposes, persons, links, templates, requests, consents, rights, addenda, contacts, webhooks)
+RESOURCES = (
+    purposes, persons, assets, links, objections, templates, requests, consents, rights, addenda, contacts, webhooks,
+)
 
 
 def register(api: Api) -> None:

@@ -107,6 +107,7 @@ class PersonExportSchema(ma.Schema):
     wards = fields.List(fields.Nested(PersonRefSchema))
     asset_links = fields.List(fields.Dict())
     consents = fields.List(fields.Dict())
+    objections = fields.List(fields.Dict())
     signatures_given = fields.List(fields.Dict())
     signing_attempts = fields.List(fields.Dict())
     records = fields.List(fields.Dict())

@@ -8,6 +8,7 @@ business rules, and their field errors are copied onto these fields
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (
@@ -15,12 +16,13 @@ from wtforms import (
     DateField,
     EmailField,
     HiddenField,
+    IntegerField,
     RadioField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from app.staff.forms import ConsoleForm, MultiCheckboxField, SearchForm
 from app.text import EMAIL_PATTERN
@@ -177,3 +179,34 @@ class AssetLookupForm(SearchForm):
     asset_id = StringField(_l("Asset id"), validators=[DataRequired(_l("Enter the asset id.")), Length(max=200)])
 
 
+
+
+class AssetEditForm(ConsoleForm):
+    """Persons expected and, per purpose, a legal basis other than consent (fields added per purpose
+    by :func:`asset_edit_form`)."""
+
+    persons_expected = IntegerField(
+        _l("Persons in the asset (optional)"),
+        description=_l("How many people are in the picture. While fewer are linked, no purpose is allowed."),
+        validators=[Optional(), NumberRange(min=0, max=10_000, message=_l("Enter a number from 0 to 10000."))],
+    )
+
+
+def asset_edit_form(purposes: list[tuple[str, str]], bases: list[tuple[str, str]], **kwargs: Any) -> AssetEditForm:
+    """The edit form with one legal-basis choice per purpose (``purposes``: key and label;
+    ``bases``: value and label, the empty value meaning consent decides)."""
+
+    class Form(AssetEditForm):
+        pass
+
+    for key, label in purposes:
+        setattr(Form, f"basis__{key}", SelectField(label, choices=bases, validators=[Optional()]))
+    return Form(**kwargs)
+
+
+class ObjectionWithdrawForm(ConsoleForm):
+    # The legal basis applies to the person again: the post must carry this explicit confirmation.
+    confirm = BooleanField(
+        _l("The person has taken back their objection."),
+        validators=[DataRequired(_l("Tick the box to confirm the withdrawal."))],
+    )

@@ -1,4 +1,5 @@
-"""The consent domain's words on console pages: its states, usage-rights reasons, signer roles, contact roles."""
+"""The consent domain's words on console pages: its states, usage-rights reasons, asset statuses, legal
+bases, signer roles, contact roles."""
 
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ STATUS_LABELS = {
 }
 
 REASON_LABELS = {
+    "unknown_asset": _l("The asset is unknown"),
+    "persons_unidentified": _l("Not every person in the asset is identified"),
     "no_linked_persons": _l("No persons are linked to the asset"),
+    "legal_basis": _l("Allowed under the asset's legal basis"),
+    "objected": _l("The person objected"),
     "erased": _l("The person has been erased"),
     "consent_given": _l("Consent given"),
     "withdrawn": _l("Consent withdrawn"),
@@ -32,6 +37,26 @@ REASON_LABELS = {
     "signature_missing": _l("A signature is missing"),
     "refused": _l("Consent refused"),
     "no_consent": _l("No consent"),
+}
+
+# An asset's status for one purpose (consent.rights.STATUSES).
+ASSET_STATUS_LABELS = {
+    "unknown": _l("Unknown asset"),
+    "no_persons": _l("No persons"),
+    "persons_unidentified": _l("Persons unidentified"),
+    "no_consent": _l("No consent"),
+    "pending": _l("Consent pending"),
+    "partial": _l("Partial consent"),
+    "full": _l("Full cover"),
+}
+
+# GDPR Art. 6 legal bases other than consent (consent.assets.LEGAL_BASES).
+LEGAL_BASIS_LABELS = {
+    "contract": _l("Contract"),
+    "legal_obligation": _l("Legal obligation"),
+    "vital_interests": _l("Vital interests"),
+    "public_task": _l("Public task"),
+    "legitimate_interests": _l("Legitimate interests"),
 }
 
 SIGNER_ROLE_LABELS = {
@@ -52,5 +77,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         console_reason=lambda r: REASON_LABELS.get(r, r),
         console_role=lambda r: SIGNER_ROLE_LABELS.get(r, r),
+        console_asset_status=lambda s: ASSET_STATUS_LABELS.get(s, s),
+        console_basis=lambda b: LEGAL_BASIS_LABELS.get(b, b),
         console_contact_label=lambda r: CONTACT_LABELS.get(r, r),
     )

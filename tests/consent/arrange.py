@@ -12,6 +12,7 @@ from flask import Flask
 
 from app.db import transaction, utcnow
 from consent import personal_numbers, signatures, signed_text
+from consent.links import register_known
 from consent.models import AssetLink, Person, PersonGuardian, Purpose, Signer
 from signing.bankid.personnummer import with_check_digit
 
@@ -70,7 +71,9 @@ def erase(app: Flask, person_id: str) -> None:
 
 
 def link(app: Flask, tenant_id: str, asset_id: str, *person_ids: str) -> None:
+    """Link as the service does: linking registers the asset."""
     with tx(app) as s:
+        register_known(s, tenant_id, [asset_id])
         for person_id in person_ids:
             s.add(AssetLink(tenant_id=tenant_id, asset_id=asset_id, person_id=person_id))
 

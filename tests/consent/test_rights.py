@@ -66,7 +66,16 @@ def consent_row(app: Any, consent_id: str) -> Consent:
 
 # --- each reason -----------------------------------------------------------------------
 
-def test_no_linked_persons_is_allowed(acme: Any) -> None:
+def test_an_asset_never_seen_is_not_allowed(acme: Any) -> None:
+    body = rights(acme, "img_0003")  # a typo, or an id the DAM never registered
+    assert body == {
+        "asset_id": "img_0003", "purpose": "web", "at": body["at"], "allowed": False,
+        "reason": "unknown_asset", "valid_until": None, "persons": [],
+    }
+
+
+def test_no_linked_persons_is_allowed_for_a_known_asset(acme: Any) -> None:
+    assert acme.put("/api/v1/assets/lonely", json={"no_persons": True}).status_code == 201
     body = rights(acme, "lonely")
     assert body == {
         "asset_id": "lonely", "purpose": "web", "at": body["at"], "allowed": True,
@@ -311,13 +320,14 @@ def test_batch_answers_in_request_order_with_duplicates_in_place(app: Any, acme:
     anna = adult(app, acme, "given")
     give(app, acme, anna)
     adult(app, acme, "none", "Bo")
-    order = ["none", "given", "free", "given", "none"]
+    assert acme.put("/api/v1/assets/free", json={}).status_code == 201
+    order = ["none", "given", "free", "given", "typo", "none"]
     resp = batch(acme, order)
     assert resp.status_code == 200
     results = resp.get_json()["results"]
     assert [r["asset_id"] for r in results] == order
     assert [r["reason"] for r in results] == ["no_consent", "consent_given", "no_linked_persons",
-                                             "consent_given", "no_consent"]
+                                             "consent_given", "unknown_asset", "no_consent"]
     for result in results:
         assert result == rights(acme, result["asset_id"]) | {"at": result["at"]}
 
@@ -329,7 +339,7 @@ def test_batch_answers_match_single_answers_at_a_given_instant(app: Any, acme: A
     give(app, acme, anna, asset_ids=["a1"], purposes=["web"])
     results = batch(acme, ["a1", "a2", "a3"], at=at.isoformat()).get_json()["results"]
     assert [r["persons"][0]["reason"] if r["persons"] else r["reason"] for r in results] == [
-        "consent_given", "asset_not_covered", "no_linked_persons"
+        "consent_given", "asset_not_covered", "unknown_asset"
     ]
     for result in results:
         assert result == rights(acme, result["asset_id"], at=at)

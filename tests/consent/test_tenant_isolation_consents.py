@@ -62,11 +62,11 @@ def test_another_tenants_ids_are_404_and_nothing_changes(app: Any, api: Any, oth
 
     # The other tenant's usage-rights answers know nothing of these links.
     single = other_api.get("/api/v1/assets/shared-asset-id/usage-rights?purpose=web").get_json()
-    assert single["reason"] == "no_linked_persons" and single["persons"] == []
+    assert single["reason"] == "unknown_asset" and single["allowed"] is False and single["persons"] == []
     batch = other_api.post(
         "/api/v1/usage-rights/query", json={"asset_ids": ["shared-asset-id"], "purpose": "web"}
     ).get_json()
-    assert batch["results"][0]["persons"] == []
+    assert batch["results"][0]["persons"] == [] and batch["results"][0]["reason"] == "unknown_asset"
 
     # And the first tenant's data is untouched.
     assert api.get(f"/api/v1/consents/{given}").get_json()["status"] == "given"

@@ -45,6 +45,7 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
     "signatures": lambda e: [s for c in e["consents"] for s in c["signatures"]] + e["signatures_given"],
     "signature_orders": lambda e: e["signing_attempts"],
     "records": lambda e: e["records"],
+    "objections": lambda e: e["objections"],
 }
 # Scrubbed by erasure but not ours to export: the simulator plays BankID's own servers, and what
 # BankID holds is BankID's to disclose. It lives in our database, so erasure forgets it all the same.

@@ -13,7 +13,7 @@ from app.errors import Conflict, DomainError, NotFound, Unprocessable
 from app.staff import sessions
 from app.staff.forms import ActionForm, apply_service_errors
 from app.staff.sessions import requires
-from consent import consents, links, persons
+from consent import consents, links, objections, persons
 from consent.console import person_search, queries
 from consent.console.forms import LinkAssetForm, PersonCreateForm
 from consent.console.pages import pages
@@ -139,6 +139,7 @@ def person(person_id: str, link_form: LinkAssetForm | None = None, status: int =
         consents=lines,
         more_consents=more,
         assets=queries.asset_ids_of(session, staff.tenant_id, subject.id),
+        objections=objections.of_person(session, staff.tenant_id, subject.id),
         trail=queries.trail(session, staff.tenant_id, person_id=subject.id,
                             consent_ids=[line.consent.id for line in lines]),
         link_form=link_form or LinkAssetForm(formdata=None),

@@ -34,6 +34,9 @@ def _bodies(seed: Seed) -> dict[str, tuple[str, dict[str, Any]]]:
         "console.addendum_revoke": ("/console/addenda/{addendum}/revoke", {"confirm": "y"}),
         "console.contacts": ("/console/contacts", contacts),
         "console.jobs_retry": ("/console/jobs/retry", {}),
+        "console.asset": ("/console/assets/img-anna", {"persons_expected": "3", "basis__web": "public_task"}),
+        "console.objection_withdraw": (f"/console/persons/{seed.anna}/objections/{{objection}}/withdraw",
+                                       {"confirm": "y"}),
         # Searches change nothing, but they post (a personal number stays out of the address).
         "console.persons": ("/console/persons", {"q": "19800101-1231"}),
         "console.gdpr": ("/console/gdpr", {"q": "19800101-1231"}),
@@ -60,15 +63,17 @@ def _state(app: Flask, seed: Seed) -> tuple[Any, ...]:
 def test_every_console_form_needs_its_token(app: Flask, seed: Seed, as_role: Any, api: Any) -> None:
     addendum = api.post("/api/v1/addenda", json={"kind": "transcription-transfer",
                                                  "signer": {"name": "Ann Rep"}}).get_json()["id"]
+    objection = api.post(f"/api/v1/persons/{seed.anna}/objections", json={"purpose": "web"}).get_json()["id"]
     bodies = _bodies(seed)
     assert _console_post_endpoints(app) <= set(bodies), "a console form has no CSRF test body"
     dpo = as_role("dpo")
     before = _state(app, seed)
     for endpoint, (path, body) in bodies.items():
-        response = dpo.post(path.format(addendum=addendum), data=body)
+        url = path.format(addendum=addendum, objection=objection)
+        response = dpo.post(url, data=body)
         assert response.status_code == 400, (endpoint, response.status_code)
         assert "csrf" in response.get_data(as_text=True).lower() or response.status_code == 400
-        wrong = dpo.post(path.format(addendum=addendum), data={**body, "csrf_token": "forged"})
+        wrong = dpo.post(url, data={**body, "csrf_token": "forged"})
         assert wrong.status_code == 400, endpoint
     assert _state(app, seed) == before
     # Still signed in: the refusals did not end the session, and a real token works.

@@ -63,13 +63,20 @@ def addendum_id(api: Any, seed: Seed) -> str:
 
 
 @pytest.fixture
+def objection_id(api: Any, seed: Seed) -> str:
+    response = api.post(f"/api/v1/persons/{seed.anna}/objections", json={"purpose": "web"})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return str(response.get_json()["id"])
+
+
+@pytest.fixture
 def dpo_browser(browser: Any, live_url: str, seed: Seed, make_staff: Any) -> Iterator[Any]:
     browser_sign_in(browser, live_url, make_staff("dpo"))
     yield browser
 
 
 def test_every_console_page_passes_axe_and_reflows(dpo_browser: Any, live_url: str, seed: Seed,
-                                                   addendum_id: str) -> None:
+                                                   addendum_id: str, objection_id: str) -> None:
     paths = [
         "/",
         "/console/persons",
@@ -88,6 +95,9 @@ def test_every_console_page_passes_axe_and_reflows(dpo_browser: Any, live_url: s
         "/console/assets",
         "/console/assets?asset_id=img-both",
         "/console/assets?asset_id=img-nobody",
+        "/console/assets/img-both",
+        "/console/assets/img-anna?lang=nb",
+        f"/console/persons/{seed.anna}/objections/{objection_id}/withdraw",
         "/console/gdpr",
         "/console/gdpr?q=Anna",
         f"/console/persons/{seed.anna}/erase",

@@ -304,8 +304,8 @@ def test_asset_lookup_per_purpose_with_persons(seed: Seed, as_role: Any) -> None
     anna_only = _html(viewer, "/console/assets?asset_id=img-anna")
     own = anna_only.split('id="rights-caption"')[1].split("</table>")[0]
     assert own.count('<span class="allowed">Yes</span>') == 2 and "Consent given" in own
-    free = _html(viewer, "/console/assets?asset_id=img-nobody")
-    assert "No persons are linked to this asset" in free
+    unknown = _html(viewer, "/console/assets?asset_id=img-nobody")
+    assert "This asset is unknown." in unknown and 'class="allowed"' not in unknown
     bad = viewer.get("/console/assets?asset_id=")
     assert bad.status_code == 422 and "Enter the asset id." in bad.get_data(as_text=True)
 
