@@ -239,6 +239,12 @@ def _is_https_url(value: str) -> bool:
     return parts.scheme == "https" and bool(parts.hostname)
 
 
+def test_numbers_allowed(config: Mapping[str, Any]) -> bool:
+    """Whether identity numbers that exist only in test environments (Norwegian synthetic, Finnish
+    temporary) are accepted: everywhere but production."""
+    return config.get("ENV") != "production"
+
+
 def check_production(config: Mapping[str, Any]) -> None:
     """Refuse to start production with a setting that would quietly weaken it; name every one."""
     problems: list[str] = []

@@ -19,7 +19,7 @@ from consent.personal_numbers.errors import InvalidPersonalNumber
 
 WORD = "henkilötunnus"
 FORMAT_HINT = "use DDMMYYCZZZQ, C a century sign (+, -, Y, X, W, V, U, A–F)"
-EXAMPLE = "010190-123A"
+EXAMPLE = "010190-123M"
 _WRITTEN = re.compile(r"[0-9]{6}[-+A-FU-Ya-fu-y][0-9]{3}[0-9A-Ya-y]")
 CENTURIES = {"+": 1800, **dict.fromkeys("-YXWVU", 1900), **dict.fromkeys("ABCDEF", 2000)}
 TEMPORARY = range(900, 1000)

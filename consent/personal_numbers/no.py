@@ -22,7 +22,7 @@ from consent.personal_numbers.errors import InvalidPersonalNumber
 
 WORD = "fødselsnummer"
 FORMAT_HINT = "use DDMMYYNNNNN or DDMMYY NNNNN"
-EXAMPLE = "010190 12345"
+EXAMPLE = "010190 10046"
 _WRITTEN = re.compile(r"[0-9]{6}[ -]?[0-9]{5}")
 _K1_WEIGHTS = (3, 7, 6, 1, 8, 9, 4, 5, 2, 1)
 _K2_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2, 1)

@@ -184,3 +184,8 @@ def test_a_number_of_one_country_is_refused_for_another() -> None:
         pn.normalise(swedish, TODAY, country="IS")
     with pytest.raises(pn.InvalidPersonalNumber):
         pn.mask(swedish, "NO")
+
+
+@pytest.mark.parametrize("country", pn.COUNTRIES)
+def test_the_example_shown_on_forms_is_a_valid_number(country: str) -> None:
+    assert pn.is_valid(pn.example(country), TODAY, country=country)
