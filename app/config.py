@@ -203,6 +203,11 @@ STAFF_OIDC_KEYS = ("discovery_url", "client_id", "client_secret", "tenant")
 OIDC_PROVIDER_KEYS = ("name", "discovery_url", "client_id", "client_secret")
 
 
+# The countries whose national identity numbers the service knows (consent.personal_numbers.COUNTRIES;
+# named here too because the foundation imports no domain).
+IDENTITY_COUNTRIES = ("SE", "NO", "DK", "FI")
+
+
 def check_identity_providers(config: Mapping[str, Any]) -> None:
     """A provider missing a key would fail at start-up with a bare KeyError, or at the first
     sign-in with a 500; name the setting and the keys instead."""
@@ -223,6 +228,9 @@ def check_identity_providers(config: Mapping[str, Any]) -> None:
             problems.append(f"{where} must be a JSON object")
         else:
             problems += _lacking(where, provider, OIDC_PROVIDER_KEYS)
+            if provider.get("country") is not None and provider.get("country") not in IDENTITY_COUNTRIES:
+                # The country says whose national number the provider's claim holds.
+                problems.append(f"{where}: country must be one of {', '.join(IDENTITY_COUNTRIES)}")
     if problems:
         raise ConfigError("; ".join(problems))
 

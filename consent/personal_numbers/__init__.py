@@ -22,7 +22,7 @@ from consent.personal_numbers.se import COORDINATION_OFFSET, OLDEST_YEAR, luhn_c
 
 __all__ = [
     "COORDINATION_OFFSET", "COUNTRIES", "DEFAULT_COUNTRY", "FORMAT_HINT", "OLDEST_YEAR", "InvalidPersonalNumber",
-    "birth_date_of", "example", "format_hint", "is_coordination_number", "is_valid", "luhn_check_digit",
+    "birth_date_of", "country_of", "example", "format_hint", "is_coordination_number", "is_valid", "luhn_check_digit",
     "luhn_ok", "mask", "normalise", "word", "written_forms",
 ]
 
@@ -88,6 +88,12 @@ def written_forms(pn: str, country: str = DEFAULT_COUNTRY) -> set[str]:
     """Every way a normalised number may be written: what must not appear where only the mask may."""
     forms: set[str] = _normalised(pn, country).written_forms(pn)
     return forms
+
+
+def country_of(pn: str) -> str | None:
+    """The country whose normalised form ``pn`` has (the forms differ: 12, 11 or 10 digits, or a
+    century sign), or None."""
+    return next((code for code, rules in _RULES.items() if isinstance(pn, str) and rules.is_normalised(pn)), None)
 
 
 def word(country: str = DEFAULT_COUNTRY) -> str:

@@ -189,3 +189,9 @@ def test_a_number_of_one_country_is_refused_for_another() -> None:
 @pytest.mark.parametrize("country", pn.COUNTRIES)
 def test_the_example_shown_on_forms_is_a_valid_number(country: str) -> None:
     assert pn.is_valid(pn.example(country), TODAY, country=country)
+
+
+def test_the_foundation_names_the_same_countries() -> None:
+    from app.config import IDENTITY_COUNTRIES
+
+    assert IDENTITY_COUNTRIES == pn.COUNTRIES
