@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -14,7 +15,7 @@ from app.errors import Conflict, DomainError, NotFound, Unprocessable
 from app.staff import sessions
 from app.staff.forms import ActionForm, apply_service_errors
 from app.staff.sessions import requires
-from consent import consents, links, persons
+from consent import consents, links, personal_numbers, persons
 from consent.console import person_search, queries
 from consent.console.forms import LinkAssetForm, PersonCreateForm
 from consent.console.pages import pages
@@ -60,19 +61,21 @@ def _person_error_map(country: str) -> dict[str, tuple[str, str]]:
 
 
 def _resolve_guardians(tenant_id: str, text: str | None, country: str) -> tuple[list[str], list[str]]:
-    """Guardian ids for the lines of the form (a personal number of ``country`` or an external
-    reference), and the lines that matched nobody."""
+    """Guardian ids for the lines of the form (a personal number, read first as one of the ward's
+    ``country`` and then of the others, or an external reference), and the lines that matched nobody."""
     session, ring = get_session(), current_keyring()
     test_numbers = test_numbers_allowed(current_app.config)
+    countries = [country, *(c for c in personal_numbers.COUNTRIES if c != country)]
     ids: list[str] = []
     unknown: list[str] = []
     for line in [part.strip() for part in (text or "").splitlines() if part.strip()]:
         match = None
-        searches = (
-            lambda: persons.list_persons(session, ring, tenant_id, limit=2, personal_number=line,  # noqa: B023
-                                         country=country, test_numbers=test_numbers),
-            lambda: persons.list_persons(session, ring, tenant_id, limit=2, external_ref=line),  # noqa: B023
-        )
+        searches = [
+            partial(persons.list_persons, session, ring, tenant_id, limit=2, personal_number=line,
+                    country=number_country, test_numbers=test_numbers)
+            for number_country in countries
+        ]
+        searches.append(partial(persons.list_persons, session, ring, tenant_id, limit=2, external_ref=line))
         for search in searches:
             try:
                 page = search()

@@ -10,7 +10,7 @@ from flask import Flask
 
 from consent.models import Person
 from tests.consent.test_national_numbers import no_numbers
-from tests.console_world import Seed, csrf_of, token_for
+from tests.console_world import ANNA_PN, Seed, csrf_of, token_for
 
 NORWEGIAN = no_numbers("150786")[0]
 
@@ -69,3 +69,20 @@ def test_search_by_a_norwegian_number_with_and_without_a_country(seed: Seed, as_
     # The list filtered by country shows only that country's persons.
     listed = editor.get("/console/persons?country=NO").get_data(as_text=True)
     assert f"/console/persons/{ola_id}" in listed and f"/console/persons/{seed.anna}\"" not in listed
+
+
+def test_a_norwegian_childs_guardians_are_found_by_their_own_countrys_number(
+    app: Flask, seed: Seed, as_role: Any
+) -> None:
+    editor = as_role("editor")
+    father = _register(editor, name="Ola Nordmann", country="NO", personal_number=NORWEGIAN)
+    father_id = father.headers["Location"].rsplit("/", 1)[1]
+    child_number = no_numbers("010215", start=500)[0]
+    # One Norwegian guardian by fødselsnummer, one Swedish (Anna, seeded) by personnummer.
+    child = _register(editor, name="Kari Nordmann", country="NO", personal_number=child_number,
+                      guardians=f"{NORWEGIAN}\n{ANNA_PN}\n")
+    assert child.status_code == 302, child.get_data(as_text=True)
+    with app.extensions["samtycke.sessionmaker"]() as session:
+        kari = session.get(Person, child.headers["Location"].rsplit("/", 1)[1])
+        assert kari is not None and kari.country == "NO"
+        assert [g.id for g in kari.guardians] == [father_id, seed.anna]
