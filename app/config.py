@@ -231,6 +231,11 @@ STAFF_OIDC_KEYS = ("discovery_url", "client_id", "client_secret", "tenant")
 OIDC_PROVIDER_KEYS = ("name", "discovery_url", "client_id", "client_secret")
 
 
+# The countries whose national identity numbers the service knows (consent.personal_numbers.COUNTRIES;
+# named here too because the foundation imports no domain).
+IDENTITY_COUNTRIES = ("SE", "NO", "DK", "FI")
+
+
 def check_identity_providers(config: Mapping[str, Any]) -> None:
     """A provider missing a key would fail at start-up with a bare KeyError, or at the first
     sign-in with a 500; name the setting and the keys instead."""
@@ -251,6 +256,9 @@ def check_identity_providers(config: Mapping[str, Any]) -> None:
             problems.append(f"{where} must be a JSON object")
         else:
             problems += _lacking(where, provider, OIDC_PROVIDER_KEYS)
+            if provider.get("country") is not None and provider.get("country") not in IDENTITY_COUNTRIES:
+                # The country says whose national number the provider's claim holds.
+                problems.append(f"{where}: country must be one of {', '.join(IDENTITY_COUNTRIES)}")
     if problems:
         raise ConfigError("; ".join(problems))
 
@@ -265,6 +273,12 @@ def _lacking(where: str, settings: Mapping[str, Any], keys: tuple[str, ...]) -> 
 def _is_https_url(value: str) -> bool:
     parts = urlsplit(value)
     return parts.scheme == "https" and bool(parts.hostname)
+
+
+def test_numbers_allowed(config: Mapping[str, Any]) -> bool:
+    """Whether identity numbers that exist only in test environments (Norwegian synthetic, Finnish
+    temporary) are accepted: everywhere but production."""
+    return config.get("ENV") != "production"
 
 
 def check_production(config: Mapping[str, Any]) -> None:

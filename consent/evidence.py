@@ -67,10 +67,10 @@ def is_erased(raw: Any) -> bool:
 def _forms(numbers: Collection[str]) -> set[str]:
     forms: set[str] = set()
     for number in numbers:
-        try:
-            forms |= personal_numbers.written_forms(number)
-        except personal_numbers.InvalidPersonalNumber:
-            forms.add(number)
+        country = personal_numbers.country_of(number)
+        forms.add(number)
+        if country is not None:
+            forms |= personal_numbers.written_forms(number, country)
     return {form for form in forms if form}
 
 

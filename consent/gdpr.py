@@ -295,6 +295,7 @@ def export_person(
         "person": {
             "id": person.id,
             "name": person.name,
+            "country": person.country,
             "personal_number": scope.personal_number,
             "personal_number_masked": person.pn_masked,
             "birth_date": person.birth_date.isoformat() if isinstance(person.birth_date, date) else None,

@@ -33,6 +33,8 @@ class Person(Base):
     name: Mapped[str | None] = mapped_column(sa.String(200))
     # Case-folded name for substring search alike on every backend (SQLite's lower() is ASCII-only).
     name_folded: Mapped[str | None] = mapped_column(sa.String(400), default=None)
+    # The country whose national identity number pn_* hold (consent.personal_numbers.COUNTRIES).
+    country: Mapped[str] = mapped_column(sa.String(2), default="SE", server_default="SE")
     pn_encrypted: Mapped[str | None] = mapped_column(sa.Text, default=None)
     pn_index: Mapped[str | None] = mapped_column(sa.String(64), default=None)
     pn_masked: Mapped[str | None] = mapped_column(sa.String(20), default=None)

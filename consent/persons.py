@@ -30,7 +30,7 @@ from consent.models import Person, PersonGuardian
 MAX_GUARDIANS = 4
 ADULT_AGE = 18
 # Fields a PATCH may carry; ``name`` is the only one that cannot be cleared.
-UPDATABLE = ("name", "personal_number", "birth_date", "email", "phone", "external_ref", "guardian_ids")
+UPDATABLE = ("name", "country", "personal_number", "birth_date", "email", "phone", "external_ref", "guardian_ids")
 
 
 def age_on(birth_date: date, day: date) -> int:
@@ -65,22 +65,54 @@ def guardian_ids_of(person: Person) -> list[str]:
 
 # --- personal numbers ---------------------------------------------------------
 
-def _normalised_pn(value: str) -> str:
-    try:
-        return personal_numbers.normalise(value)
-    except personal_numbers.InvalidPersonalNumber as exc:
+COUNTRY_NAMES = {"SE": "Swedish", "NO": "Norwegian", "DK": "Danish", "FI": "Finnish"}
+
+
+@dataclass(frozen=True)
+class NumberRules:
+    """Which country's rules a number follows, and whether test numbers (Norwegian synthetic,
+    Finnish temporary) pass: the caller says so from its configuration, never in production."""
+
+    country: str = personal_numbers.DEFAULT_COUNTRY
+    test_numbers: bool = False
+
+
+def check_country(country: str) -> str:
+    if country not in personal_numbers.COUNTRIES:
         raise Unprocessable(
-            "personal_number is not a valid Swedish personal number.",
-            errors={"personal_number": [f"Not a valid Swedish personal number: {exc}."]},
+            "country is not a supported country.",
+            errors={"country": ["Must be one of: " + ", ".join(personal_numbers.COUNTRIES) + "."]},
+        )
+    return country
+
+
+def normalised_pn(value: str, rules: NumberRules) -> str:
+    """The stored form of ``value`` under its country's rules, or a 422 naming the field and the rule
+    (never the number)."""
+    check_country(rules.country)
+    try:
+        return personal_numbers.normalise(value, country=rules.country, test_numbers=rules.test_numbers)
+    except personal_numbers.InvalidPersonalNumber as exc:
+        kind = f"{COUNTRY_NAMES[rules.country]} {personal_numbers.word(rules.country)}"
+        raise Unprocessable(
+            f"personal_number is not a valid {kind}: {exc}.",
+            errors={"personal_number": [f"Not a valid {kind}: {exc}."]},
         ) from None
 
 
-def _set_personal_number(session: Session, keyring: Keyring, person: Person, value: str | None) -> None:
-    if value is None:
+def pn_index(keyring: Keyring, tenant_id: str, country: str, pn: str) -> str:
+    """The blind index of a number within its country. Swedish numbers keep the index they had before
+    persons had a country; the others carry their country, so equal digits of two countries differ."""
+    value = pn if country == personal_numbers.DEFAULT_COUNTRY else f"{country}:{pn}"
+    return keyring.blind_index(tenant_id, value)
+
+
+def _set_personal_number(session: Session, keyring: Keyring, person: Person, pn: str | None) -> None:
+    """Store an already normalised number of ``person.country`` (None clears it)."""
+    if pn is None:
         person.pn_encrypted = person.pn_index = person.pn_masked = None
         return
-    pn = _normalised_pn(value)
-    index = keyring.blind_index(person.tenant_id, pn)
+    index = pn_index(keyring, person.tenant_id, person.country, pn)
     taken = session.scalar(
         sa.select(Person.id).where(
             Person.tenant_id == person.tenant_id, Person.pn_index == index, Person.id != person.id
@@ -93,14 +125,15 @@ def _set_personal_number(session: Session, keyring: Keyring, person: Person, val
         )
     person.pn_encrypted = keyring.encrypt(pn, context=person.tenant_id)
     person.pn_index = index
-    person.pn_masked = personal_numbers.mask(pn)
+    person.pn_masked = personal_numbers.mask(pn, person.country)
 
 
-def _birth_date_for(pn: str | None, given: date | None) -> date | None:
-    """The birth date a person gets: from the personal number, which a given date must agree with."""
+def _birth_date_for(pn: str | None, country: str, given: date | None) -> date | None:
+    """The birth date a person gets: from the (normalised) personal number, which a given date must
+    agree with."""
     if pn is None:
         return given
-    derived = personal_numbers.birth_date_of(_normalised_pn(pn))
+    derived = personal_numbers.birth_date_of(pn, country)
     if given is not None and given != derived:
         raise Unprocessable(
             "birth_date contradicts the birth date in personal_number.",
@@ -189,36 +222,42 @@ def create_person(
     actor: str,
     *,
     name: str,
+    country: str = personal_numbers.DEFAULT_COUNTRY,
     personal_number: str | None = None,
     birth_date: date | None = None,
     email: str | None = None,
     phone: str | None = None,
     external_ref: str | None = None,
     guardian_ids: list[str] | None = None,
+    test_numbers: bool = False,
 ) -> Person:
     guardian_ids = list(guardian_ids or [])
     _check_birth_date(birth_date)
-    birth = _birth_date_for(personal_number, birth_date)
+    rules = NumberRules(check_country(country), test_numbers)
+    pn = normalised_pn(personal_number, rules) if personal_number is not None else None
+    birth = _birth_date_for(pn, country, birth_date)
     audit.lock_tenant(session, tenant_id)
     _check_guardians(session, tenant_id, None, guardian_ids)
     now = utcnow()
     person = Person(
-        tenant_id=tenant_id, birth_date=birth, email=email, phone=phone, external_ref=external_ref,
+        tenant_id=tenant_id, country=country, birth_date=birth, email=email, phone=phone, external_ref=external_ref,
         created_at=now, updated_at=now,
     )
     _set_name(person, name)
     session.add(person)
     session.flush()
-    _set_personal_number(session, keyring, person, personal_number)
+    _set_personal_number(session, keyring, person, pn)
     _replace_guardians(session, person, guardian_ids)
     audit.append(session, tenant_id, "person.created", actor, {"person_id": person.id})
     return person
 
 
 def update_person(
-    session: Session, keyring: Keyring, tenant_id: str, person_id: str, actor: str, changes: dict[str, Any]
+    session: Session, keyring: Keyring, tenant_id: str, person_id: str, actor: str, changes: dict[str, Any],
+    *, test_numbers: bool = False,
 ) -> Person:
-    """Apply a partial change; ``None`` clears an optional field, ``guardian_ids`` replaces the set."""
+    """Apply a partial change; ``None`` clears an optional field, ``guardian_ids`` replaces the set.
+    A new ``country`` needs a number of that country along (or none stored)."""
     unknown = set(changes) - set(UPDATABLE)
     if unknown:
         raise Unprocessable(f"Cannot change {', '.join(sorted(unknown))}.")
@@ -237,13 +276,22 @@ def update_person(
         _check_birth_date(changes["birth_date"])
     pn_given = "personal_number" in changes
     new_pn = changes.get("personal_number")
+    before_country = person.country
+    country = changes.get("country") or person.country
+    if country != person.country:
+        check_country(country)
+        if person.pn_encrypted is not None and not pn_given:
+            raise Unprocessable(
+                "country changes what personal_number means: give the number of the new country too.",
+                errors={"personal_number": ["Required when country changes and a number is stored."]},
+            )
     if pn_given and new_pn is not None:
-        new_pn = _normalised_pn(new_pn)
-        current_index = person.pn_index
-        if keyring.blind_index(tenant_id, new_pn) != current_index:
+        new_pn = normalised_pn(new_pn, NumberRules(country, test_numbers))
+        if country != person.country or pn_index(keyring, tenant_id, country, new_pn) != person.pn_index:
+            person.country = country
             _set_personal_number(session, keyring, person, new_pn)
             changed.append("personal_number")
-        birth = _birth_date_for(new_pn, changes.get("birth_date"))
+        birth = _birth_date_for(new_pn, country, changes.get("birth_date"))
         if birth != person.birth_date:
             person.birth_date = birth
             changed.append("birth_date")
@@ -251,6 +299,7 @@ def update_person(
         if pn_given and person.pn_index is not None:
             _set_personal_number(session, keyring, person, None)
             changed.append("personal_number")
+        person.country = country
         if "birth_date" in changes:
             birth = changes["birth_date"]
             if person.pn_encrypted is not None:
@@ -260,11 +309,14 @@ def update_person(
                         "birth_date comes from personal_number and cannot be cleared on its own.",
                         errors={"birth_date": ["Clear personal_number too, or leave birth_date out."]},
                     )
-                birth = _birth_date_for(keyring.decrypt(person.pn_encrypted, context=tenant_id), birth)
+                stored = keyring.decrypt(person.pn_encrypted, context=tenant_id)
+                birth = _birth_date_for(stored, person.country, birth)
             if birth != person.birth_date:
                 person.birth_date = birth
                 changed.append("birth_date")
 
+    if country != before_country:
+        changed.append("country")
     for field in ("email", "phone", "external_ref"):
         if field in changes and changes[field] != getattr(person, field):
             setattr(person, field, changes[field])
@@ -322,10 +374,13 @@ def list_persons(
     q: str | None = None,
     external_ref: str | None = None,
     personal_number: str | None = None,
+    country: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    test_numbers: bool = False,
 ) -> PersonPage:
-    """Persons of the tenant, oldest first, keyset-paginated over (created_at, id); erased ones excluded."""
+    """Persons of the tenant, oldest first, keyset-paginated over (created_at, id); erased ones excluded.
+    ``personal_number`` is read as a number of ``country`` (Swedish when none is given)."""
     query = (
         sa.select(Person)
         .where(Person.tenant_id == tenant_id, Person.erased_at.is_(None))
@@ -337,8 +392,12 @@ def list_persons(
         query = query.where(Person.name_folded.contains(q.casefold(), autoescape=True))
     if external_ref is not None:
         query = query.where(Person.external_ref == external_ref)
+    if country is not None:
+        query = query.where(Person.country == check_country(country))
     if personal_number is not None:
-        query = query.where(Person.pn_index == keyring.blind_index(tenant_id, _normalised_pn(personal_number)))
+        rules = NumberRules(country or personal_numbers.DEFAULT_COUNTRY, test_numbers)
+        number = normalised_pn(personal_number, rules)
+        query = query.where(Person.pn_index == pn_index(keyring, tenant_id, rules.country, number))
     if cursor:
         after_at, after_id = _decode_cursor(cursor)
         query = query.where(

@@ -32,10 +32,11 @@ class VerifiedIdentity:
     """Who signed, as the identity provider vouched for it."""
 
     method: str  # "bankid" | "oidc"
-    personal_number: str | None  # normalised 12 digits, when the provider gives one
+    personal_number: str | None  # normalised (consent.personal_numbers), when the provider gives one
     name: str
     given_name: str | None = None
     surname: str | None = None
+    personal_number_country: str = "SE"  # whose number it is: BankID's are Swedish, a provider's its country's
     # Provider evidence kept verbatim: BankID signature, ocspResponse, device IP,
     # bankIdIssueDate; OIDC issuer, subject, id_token, claims, userSignature.
     evidence: dict[str, Any] = field(default_factory=dict)
@@ -67,6 +68,9 @@ class SigningView:
     subject_name: str | None  # whom the consent is about (the child, for a guardian)
     signer_name: str | None
     required_personal_number: str | None  # the order must require it when known
+    # Whose number the signer has (their person's country; an addendum's signer is Swedish): the
+    # methods offered are those that prove such a number.
+    signer_country: str
     purposes: list[PurposeOption]
     asset_count: int | None  # None = all assets of the person
     valid_until: datetime | None
@@ -79,6 +83,8 @@ class SigningView:
 
 log = logging.getLogger(__name__)
 _TOKEN_MAX = 128
+# An addendum's signer gives a Swedish number (consent.addenda) and signs with BankID.
+ADDENDUM_COUNTRY = "SE"
 
 
 def _actor(signer_id: str) -> str:
@@ -171,7 +177,8 @@ def signing_view(
             role=signer.role, signer_status=signer.status, object_id=addendum.id, object_status=addendum.status,
             locale=shown, page_locale=page, title=text.title, body_markdown=text.body, text_sha256=text.sha256,
             subject_name=None, signer_name=addendum.signer_name,
-            required_personal_number=_addendum_pn(keys, addendum), purposes=[], asset_count=None,
+            required_personal_number=_addendum_pn(keys, addendum), signer_country=ADDENDUM_COUNTRY,
+            purposes=[], asset_count=None,
             valid_until=None, validity_days=None, signed_at=signer.signed_at,
             record_available=bool(sealed_record_ids(session, signer.tenant_id, [addendum.id], "addendum_id")),
             can_withdraw=False, expires_at=signer.expires_at,
@@ -193,6 +200,7 @@ def signing_view(
         locale=shown, page_locale=page, title=template.title[shown], body_markdown=template.body[shown],
         text_sha256=template.text_sha256[shown], subject_name=_live_name(subject),
         signer_name=_live_name(signer_person), required_personal_number=_person_pn(keys, signer_person),
+        signer_country=signer_person.country if signer_person is not None else personal_numbers.DEFAULT_COUNTRY,
         purposes=[PurposeOption(key=k, label=labels[k]) for k in offered],
         asset_count=None if consent.asset_ids is None else len(consent.asset_ids),
         valid_until=consent.valid_until or consent.requested_valid_until,
@@ -254,9 +262,9 @@ def require_pending(locked: LockedLink, at: datetime) -> None:
         raise Conflict(f"The addendum is already {locked.addendum.status}.", addendum_status=locked.addendum.status)
 
 
-def _masked(pn: str | None) -> str | None:
+def _masked(pn: str | None, country: str = personal_numbers.DEFAULT_COUNTRY) -> str | None:
     try:
-        return personal_numbers.mask(pn) if pn else None
+        return personal_numbers.mask(pn, country) if pn else None
     except personal_numbers.InvalidPersonalNumber:
         return None
 
@@ -315,6 +323,7 @@ def record_signature(
         ):
             raise Gone("The person this consent concerns has been erased.")
         expected_pn = _person_pn(keyring, signer_person)
+        expected_country = signer_person.country if signer_person is not None else personal_numbers.DEFAULT_COUNTRY
         chosen = list(dict.fromkeys(purposes))
         outside = [p for p in chosen if p not in consent.requested_purposes]
         if not chosen or outside:
@@ -328,11 +337,14 @@ def record_signature(
     else:
         assert addendum is not None
         expected_pn = _addendum_pn(keyring, addendum)
+        expected_country = ADDENDUM_COUNTRY
         chosen = []
         signed_locale = locale or addendum.locale
         if signed_locale not in LOCALES:
             raise Unprocessable(f"The text does not exist in {signed_locale!r}.", errors={"locale": ["Unknown."]})
-    if expected_pn is not None and identity.personal_number != expected_pn:
+    if expected_pn is not None and (
+        identity.personal_number != expected_pn or identity.personal_number_country != expected_country
+    ):
         raise Forbidden("The signature was made by another person than the one this link is for.")
 
     # The lock's write opened the transaction on SQLite, so the savepoint below
@@ -350,7 +362,7 @@ def record_signature(
         role=signer.role,
         signer_name=identity.name,
         pn_encrypted=keyring.encrypt(pn, context=signer.tenant_id) if pn else None,
-        pn_masked=_masked(pn),
+        pn_masked=_masked(pn, identity.personal_number_country),
         purposes=chosen,
         locale=signed_locale,
         visible_text=visible_text,

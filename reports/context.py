@@ -55,6 +55,8 @@ class SubjectInfo:
 
     name: str
     personal_number_masked: str | None = None
+    # Whose national identity number it is (SE, NO, DK, FI): the record names it in the country's word.
+    personal_number_country: str = "SE"
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,9 @@ def build_context(session: Session, keyring: Keyring, record: Record, base_url: 
         locale=locale,  # type: ignore[arg-type]
         record_id=record.id,
         tenant=TenantInfo(id=tenant.id, name=tenant.name),
-        subject=SubjectInfo(name=person.name or "—", personal_number_masked=person.pn_masked),
+        subject=SubjectInfo(
+            name=person.name or "—", personal_number_masked=person.pn_masked, personal_number_country=person.country
+        ),
         signers=[_signer_info(keyring, s) for s in signatures],
         text_markdown=text,
         template=TemplateInfo(

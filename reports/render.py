@@ -187,7 +187,7 @@ def render_html(ctx: RecordContext) -> str:
     _ = _translations(ctx.locale).gettext
     zone = ZoneInfo(ctx.timezone)
     roles = {"subject": _("Data subject"), "guardian": _("Guardian"), "representative": _("Representative")}
-    methods = {"bankid": "BankID", "oidc": _("OpenID Connect")}
+    methods = {"bankid": _("Swedish BankID"), "oidc": _("OpenID Connect")}
     template = env.get_template("record.html")
     return template.render(
         ctx=ctx,

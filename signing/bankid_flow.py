@@ -21,7 +21,7 @@ from app.crypto import Keyring, sha256_hex
 from app.errors import DomainError, Unprocessable
 from consent.models import Signer
 from consent.signatures import VerifiedIdentity
-from signing import services
+from signing import methods, services
 from signing.bankid.client import BankIdClient, CollectResult
 from signing.bankid.errors import BankIdError
 from signing.bankid.qr import autostart_url, qr_data, seconds_since
@@ -84,6 +84,7 @@ def start_bankid(
         session, keyring, token=token, purposes=purposes, locale=locale, now=now, preferred=preferred
     )
     view, text = attempt.view, attempt.visible_text
+    methods.require_bankid(view)
     non_visible = json.dumps(
         {
             "signer_id": view.signer_id,

@@ -31,6 +31,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OctKey
 
+from consent.personal_numbers import COUNTRIES, DEFAULT_COUNTRY
+
 SIGN_SCOPE = "https://id.oidc.se/scope/sign"
 SIGN_REQUEST_PARAM = "https://id.oidc.se/param/signRequest"
 USER_SIGNATURE_CLAIM = "https://id.oidc.se/claim/userSignature"
@@ -54,6 +56,11 @@ class OidcError(Exception):
 
 @dataclass(frozen=True)
 class Provider:
+    """An OpenID Provider offered for signing. ``country`` says whose national identity number its
+    ``personal_number_claim`` holds (Idura/Criipto ``socialno``, Signicat ``nin``, BankID Norge
+    ``nnin``, OIDC Sweden's ``personalIdentityNumber``): the number is read and compared within that
+    country, and the provider is offered to signers of that country only."""
+
     name: str
     label: str
     discovery_url: str
@@ -61,6 +68,12 @@ class Provider:
     client_secret: str
     scope: str = DEFAULT_SCOPE
     personal_number_claim: str = DEFAULT_PERSONAL_NUMBER_CLAIM
+    country: str = DEFAULT_COUNTRY
+    # The label per language ("sv", "nb", "en"), where a method is known by other names.
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def label_for(self, locale: str | None) -> str:
+        return dict(self.labels).get(locale or "", self.label)
 
     @classmethod
     def from_config(cls, item: Mapping[str, Any]) -> Provider:
@@ -70,14 +83,26 @@ class Provider:
         scope = str(item.get("scope") or DEFAULT_SCOPE)
         if "openid" not in scope.split():
             scope = "openid " + scope
+        country = str(item.get("country") or DEFAULT_COUNTRY)
+        if country not in COUNTRIES:
+            raise ValueError(f"OIDC provider {item['name']}: country must be one of {', '.join(COUNTRIES)}")
+        raw_label = item.get("label") or item["name"]
+        labels: dict[str, str] = {}
+        if isinstance(raw_label, Mapping):
+            labels = {str(k): str(v) for k, v in raw_label.items() if v}
+            if not labels:
+                raise ValueError(f"OIDC provider {item['name']}: label has no text")
+            raw_label = labels.get("en") or next(iter(labels.values()))
         return cls(
             name=str(item["name"]),
-            label=str(item.get("label") or item["name"]),
+            label=str(raw_label),
             discovery_url=str(item["discovery_url"]),
             client_id=str(item["client_id"]),
             client_secret=str(item["client_secret"]),
             scope=scope,
             personal_number_claim=str(item.get("personal_number_claim") or DEFAULT_PERSONAL_NUMBER_CLAIM),
+            country=country,
+            labels=tuple(sorted(labels.items())),
         )
 
 

@@ -21,7 +21,7 @@ from app.errors import DomainError, Gone, NotFound
 from consent.models import Signer
 from consent.personal_numbers import InvalidPersonalNumber, normalise
 from consent.signatures import VerifiedIdentity
-from signing import oidc, services
+from signing import methods, oidc, services
 from signing.bankid.client import BankIdClient
 from signing.models import SignatureOrder
 
@@ -55,6 +55,7 @@ def start_oidc(
         session, keyring, token=token, purposes=purposes, locale=locale, now=now, preferred=preferred
     )
     view = attempt.view
+    methods.require_provider(view, provider)
     try:
         request = oidc.authorization_request(
             provider, http, redirect_uri=redirect_uri, sign_text=attempt.visible_text, locale=view.locale,
@@ -93,16 +94,20 @@ def _fail(session: Session, order: SignatureOrder, code: str, now: datetime) -> 
     return _outcome(order)
 
 
-def normalised_personal_number(raw: str | None) -> str | None:
-    if not raw:
+def normalised_personal_number(raw: str | None, country: str = "SE", *, test_numbers: bool = False) -> str | None:
+    """The provider's claim as a number of its country (a broker writes it its own way: with or
+    without separators or century), or None when it is none."""
+    if not raw or not isinstance(raw, str):
         return None
     try:
-        return normalise(raw.strip())
+        return normalise(raw.strip(), country=country, test_numbers=test_numbers)
     except InvalidPersonalNumber:
         return None
 
 
-def oidc_identity(provider: oidc.Provider, found: oidc.OidcIdentity) -> VerifiedIdentity:
+def oidc_identity(
+    provider: oidc.Provider, found: oidc.OidcIdentity, *, test_numbers: bool = False
+) -> VerifiedIdentity:
     """The signer as the provider vouched for them (names only from its claims)."""
     evidence: dict[str, Any] = {
         "provider": provider.name,
@@ -120,7 +125,10 @@ def oidc_identity(provider: oidc.Provider, found: oidc.OidcIdentity) -> Verified
     joined = " ".join(part for part in (found.given_name, found.family_name) if part)
     return VerifiedIdentity(
         method="oidc",
-        personal_number=normalised_personal_number(found.personal_number_raw),
+        personal_number=normalised_personal_number(
+            found.personal_number_raw, provider.country, test_numbers=test_numbers
+        ),
+        personal_number_country=provider.country,
         name=found.name or joined or found.subject,
         given_name=found.given_name,
         surname=found.family_name,
@@ -140,8 +148,10 @@ def finish_oidc(
     redirect_uri: str,
     locale: str | None,
     now: datetime,
+    test_numbers: bool = False,
 ) -> OidcOutcome:
-    """The provider sent the user back: verify, then record the signature (or the failure)."""
+    """The provider sent the user back: verify, then record the signature (or the failure).
+    ``test_numbers``: whether test-only national numbers count (never in production)."""
     order = (
         session.scalar(
             sa.select(SignatureOrder).where(SignatureOrder.oidc_state == state, SignatureOrder.method == "oidc")
@@ -175,5 +185,6 @@ def finish_oidc(
     except oidc.OidcError as exc:
         log.warning("OIDC answer from %s rejected: %s", provider.name, exc.code)
         return _fail(session, order, exc.code, now)
-    services.finish(session, keyring, order, signer, oidc_identity(provider, found), locale=locale, now=now)
+    identity = oidc_identity(provider, found, test_numbers=test_numbers)
+    services.finish(session, keyring, order, signer, identity, locale=locale, now=now)
     return _outcome(order)

@@ -311,7 +311,10 @@ def finish(
     """
     signer = signatures.lock_signer(session, signer.id).signer
     view = signatures.signing_view(session, signer, locale=locale, now=now, keyring=keyring)
-    if view.required_personal_number and identity.personal_number != view.required_personal_number:
+    if view.required_personal_number and (
+        identity.personal_number != view.required_personal_number
+        or identity.personal_number_country != view.signer_country
+    ):
         # BankID enforces the requirement itself; an OpenID Provider may not.
         return fail(
             session, order, failure_code="wrongPerson", hint_code=None, last_collect_at=now, completed_at=now

@@ -35,6 +35,35 @@ class PersonalNumber(fields.String):
             raise ma.ValidationError(f"Not a valid Swedish personal number: {exc}.") from None
 
 
+class NationalNumber(fields.String):
+    """A national identity number as given: its country's rules are checked by the service, which
+    knows the country (an invalid one is a 422 naming the field and the rule, never the number)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("validate", validate.Length(min=1, max=40))
+        kwargs.setdefault(
+            "metadata",
+            {
+                "description": "The national identity number of `country`: Swedish personnummer or "
+                "samordningsnummer, Norwegian fødselsnummer (D- and H-nummer), Danish CPR-nummer or Finnish "
+                "henkilötunnus. Swedish forms: " + personal_numbers.FORMAT_HINT + ".",
+                "example": "19121212-1212",
+            },
+        )
+        super().__init__(**kwargs)
+
+
+class Country(fields.String):
+    """The country of a national identity number."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("validate", validate.OneOf(personal_numbers.COUNTRIES))
+        kwargs.setdefault(
+            "metadata", {"description": "Whose national identity number personal_number is.", "example": "SE"}
+        )
+        super().__init__(**kwargs)
+
+
 class Key(fields.String):
     """The key of a purpose or a template (:data:`consent.ids.SLUG_PATTERN`)."""
 

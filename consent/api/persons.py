@@ -10,16 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask import current_app
 from flask.views import MethodView
 from marshmallow import fields, validate
 
 from app.api_blueprint import Blueprint
 from app.api_fields import Email, Integer, ObjectId, Phone, ProblemSchema, StrictSchema, Text, storable
 from app.auth import current_caller
+from app.config import test_numbers_allowed
 from app.crypto import current_keyring
 from app.db import get_session
 from consent import gdpr, persons
-from consent.api.fields import PersonalNumber
+from consent.api.fields import Country, NationalNumber
 from consent.models import Person
 from consent.persons import PersonPage
 
@@ -36,7 +38,8 @@ class PaginationArgsSchema(StrictSchema):
 
 class PersonCreateSchema(StrictSchema):
     name = Text(required=True, metadata={"example": "Anna Andersson"})
-    personal_number = PersonalNumber(allow_none=True)
+    country = Country(load_default="SE")
+    personal_number = NationalNumber(allow_none=True)
     birth_date = fields.Date(allow_none=True, metadata={"description": "Derived from personal_number when omitted."})
     email = Email(allow_none=True)
     phone = Phone(allow_none=True)
@@ -51,11 +54,13 @@ class PersonPatchSchema(PersonCreateSchema):
     """Any of the create fields; null clears an optional field; guardian_ids replaces the set."""
 
     name = Text()
+    country = Country()
 
 
 class PersonSummarySchema(ma.Schema):
     id = fields.String()
     name = fields.String(allow_none=True)
+    country = fields.String(metadata={"description": "Whose national identity number it is: SE, NO, DK or FI."})
     birth_date = fields.Date(allow_none=True)
     is_minor = fields.Method(
         "_is_minor", metadata={"type": "boolean", "description": "Under 18 today; null when the birth date is unknown."}
@@ -85,7 +90,10 @@ class PersonQueryArgsSchema(PaginationArgsSchema):
         validate=[validate.Length(max=200), storable], metadata={"description": "Name contains (any case)."}
     )
     external_ref = fields.String(validate=[validate.Length(max=200), storable])
-    personal_number = PersonalNumber()
+    personal_number = NationalNumber(
+        metadata={"description": "A national identity number of `country` (Swedish when no country is given)."}
+    )
+    country = Country()
 
 
 class PersonPageSchema(ma.Schema):
@@ -123,14 +131,20 @@ class Persons(MethodView):
     def post(self, body: dict[str, Any]) -> Person:
         """Register a person (needs persons:write)."""
         caller = current_caller()
-        return persons.create_person(get_session(), current_keyring(), caller.tenant_id, caller.actor, **body)
+        return persons.create_person(
+            get_session(), current_keyring(), caller.tenant_id, caller.actor, **body,
+            test_numbers=test_numbers_allowed(current_app.config),
+        )
 
     @blp.requires_scope("persons:read")
     @blp.arguments(PersonQueryArgsSchema, location="query")
     @blp.response(200, PersonPageSchema)
     def get(self, args: dict[str, Any]) -> PersonPage:
         """Search persons, oldest first, by name, external_ref or personal number (needs persons:read)."""
-        return persons.list_persons(get_session(), current_keyring(), current_caller().tenant_id, **args)
+        return persons.list_persons(
+            get_session(), current_keyring(), current_caller().tenant_id, **args,
+            test_numbers=test_numbers_allowed(current_app.config),
+        )
 
 
 @blp.route("/persons/<string:person_id>")
@@ -149,7 +163,10 @@ class PersonById(MethodView):
     def patch(self, body: dict[str, Any], person_id: str) -> Person:
         """Change a person (needs persons:write)."""
         caller = current_caller()
-        return persons.update_person(get_session(), current_keyring(), caller.tenant_id, person_id, caller.actor, body)
+        return persons.update_person(
+            get_session(), current_keyring(), caller.tenant_id, person_id, caller.actor, body,
+            test_numbers=test_numbers_allowed(current_app.config),
+        )
 
     @blp.requires_scope("persons:write")
     @blp.response(204)

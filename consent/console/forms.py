@@ -27,6 +27,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from app.staff.forms import ConsoleForm, MultiCheckboxField, SearchForm
 from app.text import EMAIL_PATTERN
 from consent.contacts import ROLES as CONTACT_ROLES
+from consent.personal_numbers.words import country_choices
 
 _PHONE = r"^\+?[0-9][0-9 \-]{4,30}$"
 _EMAIL_MESSAGE = _l("Enter an e-mail address like name@example.se.")
@@ -37,11 +38,22 @@ _PHONE_MESSAGE = _l("Enter a phone number with digits, like +46 70 123 45 67.")
 
 class PersonSearchForm(SearchForm):
     q = StringField(_l("Name, external reference or personal number"), validators=[Optional(), Length(max=200)])
+    country = SelectField(_l("Country of the personal number"), validators=[Optional()], validate_choice=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.country.choices = [("", _l("Any country")), *country_choices()]
 
 
 class PersonCreateForm(ConsoleForm):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the person's name.")), Length(max=200)])
-    personal_number = StringField(_l("Personal number (optional)"), validators=[Optional(), Length(max=20)])
+    country = SelectField(_l("Country of the personal number"), default="SE")
+    personal_number = StringField(
+        _l("Personal number (optional)"),
+        description=_l("Swedish personnummer, Norwegian fødselsnummer, Danish CPR-nummer or Finnish "
+                       "henkilötunnus, of the country chosen above."),
+        validators=[Optional(), Length(max=20)],
+    )
     birth_date = DateField(_l("Date of birth (optional)"), validators=[Optional()])
     email = EmailField(_l("E-mail (optional)"), validators=[
         Optional(), Length(max=320), Regexp(EMAIL_PATTERN, message=_EMAIL_MESSAGE)])
@@ -54,6 +66,10 @@ class PersonCreateForm(ConsoleForm):
                        "Register the guardians first."),
         validators=[Optional(), Length(max=2000)],
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.country.choices = country_choices()
 
 
 class LinkAssetForm(ConsoleForm):

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.audit_queries import StoredEvent, ref_text, stored_events
 from app.crypto import Keyring
 from app.errors import Unprocessable
-from consent import consents, gdpr, persons
+from consent import consents, gdpr, personal_numbers, persons
 from consent.console.records import records_for
 from consent.models import AssetLink, Consent, ConsentRequest, Person, PersonGuardian, Signature, Signer
 
@@ -54,14 +54,24 @@ def consent_lines(
     return [line for line in lines[:limit] if consents.matches(line.consent, flt)], more
 
 
-def search_persons(session: Session, ring: Keyring, tenant_id: str, text: str, limit: int = 50) -> list[Person]:
+def search_persons(
+    session: Session, ring: Keyring, tenant_id: str, text: str, limit: int = 50, *,
+    country: str | None = None, test_numbers: bool = False,
+) -> list[Person]:
     """Persons whose name contains ``text``, whose external reference is ``text``, or whose
-    personal number is ``text`` (when it is one), each at most once."""
+    personal number is ``text`` (when it is one of ``country``, or of any country when none is
+    given), each at most once; with a country, only persons of that country."""
     found: dict[str, Person] = {}
-    attempts: list[dict[str, Any]] = [{"personal_number": text}, {"external_ref": text}, {"q": text}]
+    attempts: list[dict[str, Any]] = [
+        {"personal_number": text, "country": number_country}
+        for number_country in ([country] if country else personal_numbers.COUNTRIES)
+    ]
+    attempts += [{"external_ref": text, "country": country}, {"q": text, "country": country}]
     for criteria in attempts:
         try:
-            page = persons.list_persons(session, ring, tenant_id, limit=limit, **criteria)
+            page = persons.list_persons(
+                session, ring, tenant_id, limit=limit, test_numbers=test_numbers, **criteria
+            )
         except Unprocessable:  # not a personal number: that criterion simply finds nobody
             continue
         for person in page.items:

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 
 from app.db import get_session
 from app.errors import Unprocessable
-from signing import services
+from signing import methods, services
 from signing.pages import texts
 from signing.pages.context import providers
 from signing.pages.rendering import render_link
@@ -41,7 +41,8 @@ def consent_page(
         body=texts.markdown_html(view.body_markdown),
         # Nothing is pre-selected (GDPR Art. 4(11), Planet49): only what the person ticked.
         chosen=chosen or [],
-        providers=providers(),
+        bankid_offered=methods.bankid_offered(view),
+        providers=methods.providers_offered(view, providers()),
         error=error or failed_attempt,
         field_error=field_error,
     )

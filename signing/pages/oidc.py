@@ -7,10 +7,11 @@ from flask import Response, current_app, redirect, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
+from app.config import test_numbers_allowed
 from app.crypto import current_keyring
 from app.db import get_session
 from app.errors import NotFound, Unprocessable
-from signing import oidc, oidc_flow, services
+from signing import methods, oidc, oidc_flow, services
 from signing.bankid.connect import bankid_client
 from signing.clock import now
 from signing.pages.blueprint import bp
@@ -42,6 +43,7 @@ def _oidc_continue(token: str, provider: oidc.Provider, purposes: list[str]) -> 
     (``form-action 'self'``), so the step to the provider is a link the user follows.
     """
     link = open_link(token)
+    methods.require_provider(link.view, provider)
     try:
         chosen = services.purposes_to_sign(link.view, purposes)
     except Unprocessable as exc:
@@ -90,7 +92,7 @@ def oidc_callback() -> BaseResponse:
             outcome = oidc_flow.finish_oidc(
                 session, ring, http, providers(), state=request.args.get("state"),
                 code=request.args.get("code"), error=error, redirect_uri=_redirect_uri(), locale=None,
-                now=now(),
+                now=now(), test_numbers=test_numbers_allowed(current_app.config),
             )
     except NotFound:
         if not error:

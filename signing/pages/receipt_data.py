@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import url_for
+from flask_babel import get_locale
 from sqlalchemy.orm import Session
 
 from signing import services
@@ -56,4 +57,6 @@ def receipt_data(session: Session, token: str, link: services.Link) -> dict[str,
 
 
 def _provider_label(name: str | None) -> str | None:
-    return next((p.label for p in providers() if p.name == name), None) if name else None
+    locale = get_locale()
+    language = locale.language if locale is not None else None
+    return next((p.label_for(language) for p in providers() if p.name == name), None) if name else None

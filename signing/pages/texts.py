@@ -50,7 +50,8 @@ def is_mobile(user_agent: str | None) -> bool:
 
 def method_label(method: str, provider_label: str | None = None) -> str:
     if method == "bankid":
-        return _("BankID")
+        # "BankID" alone reads as Norwegian BankID to a Norwegian: say which.
+        return _("Swedish BankID")
     return provider_label or _("Electronic identification")
 
 

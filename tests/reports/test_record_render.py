@@ -195,3 +195,21 @@ def test_every_record_label_has_swedish_and_norwegian_text() -> None:
     texts = json.loads((Path(render.__file__).parent / "messages_sv_nb.json").read_text(encoding="utf-8"))
     missing = {m for m in msgids if not (texts.get(m, {}).get("sv") and texts.get(m, {}).get("nb"))}
     assert not missing, f"untranslated record labels: {sorted(missing)}"
+
+
+@pytest.mark.parametrize(
+    ("locale", "label"),
+    [("en", "Norwegian fødselsnummer"), ("sv", "Norskt fødselsnummer"), ("nb", "Fødselsnummer")],
+)
+def test_a_subjects_number_is_named_in_its_countrys_word(locale: str, label: str) -> None:
+    from dataclasses import replace
+
+    from reports.context import SubjectInfo
+
+    ctx = sample_context("consent_given", locale)  # type: ignore[arg-type]
+    norwegian = replace(ctx, subject=SubjectInfo(
+        name="Ola Nordmann", personal_number_masked="150786 *****", personal_number_country="NO"))
+    html = render_html(norwegian)
+    assert f"<dt>{label}</dt>\n    <dd>150786 *****</dd>" in html
+    swedish = render_html(ctx)
+    assert "fødselsnummer" not in swedish.lower()

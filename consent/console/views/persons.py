@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from app.config import test_numbers_allowed
 from app.crypto import current_keyring
 from app.db import get_session, utcnow
 from app.errors import Conflict, DomainError, NotFound, Unprocessable
 from app.staff import sessions
 from app.staff.forms import ActionForm, apply_service_errors
 from app.staff.sessions import requires
-from consent import consents, links, objections, persons
+from consent import consents, links, objections, personal_numbers, persons
 from consent.console import person_search, queries
 from consent.console.forms import LinkAssetForm, PersonCreateForm
 from consent.console.pages import pages
+from consent.personal_numbers.words import invalid_message, number_label
 
 PAGE = 50
 
@@ -33,20 +36,23 @@ def persons_list() -> Any:
     if not outcome.text and outcome.status == 200:
         try:
             page = persons.list_persons(get_session(), current_keyring(), staff.tenant_id, limit=PAGE,
-                                        cursor=request.args.get("cursor") or None)
+                                        country=outcome.country, cursor=request.args.get("cursor") or None)
         except Unprocessable:
-            page = persons.list_persons(get_session(), current_keyring(), staff.tenant_id, limit=PAGE)
+            page = persons.list_persons(get_session(), current_keyring(), staff.tenant_id, limit=PAGE,
+                                        country=outcome.country)
         items, next_cursor = page.items, page.next_cursor
     return render_template(
         "console/persons.html", form=outcome.form, items=items, text=outcome.text, next_cursor=next_cursor,
         today=utcnow().date(), is_minor=persons.is_minor, page_title=_("Persons"), active="persons",
+        country=outcome.country, number_label=number_label,
     ), outcome.status
 
 
-def _person_error_map() -> dict[str, tuple[str, str]]:
+def _person_error_map(country: str) -> dict[str, tuple[str, str]]:
     return {
         "name": ("name", _("Enter the person's name.")),
-        "personal_number": ("personal_number", _("Enter a valid Swedish personal number, like 19121212-1212.")),
+        "country": ("country", _("Choose the country of the personal number.")),
+        "personal_number": ("personal_number", invalid_message(country)),
         "birth_date": ("birth_date", _("The date of birth must be a real date in the past that matches the "
                                       "personal number.")),
         "guardian_ids": ("guardians", _("A person has at most four guardians, never themselves or their own "
@@ -54,17 +60,25 @@ def _person_error_map() -> dict[str, tuple[str, str]]:
     }
 
 
-def _resolve_guardians(tenant_id: str, text: str | None) -> tuple[list[str], list[str]]:
-    """Guardian ids for the lines of the form (personal number or external reference), and the lines
-    that matched nobody."""
+def _resolve_guardians(tenant_id: str, text: str | None, country: str) -> tuple[list[str], list[str]]:
+    """Guardian ids for the lines of the form (a personal number, read first as one of the ward's
+    ``country`` and then of the others, or an external reference), and the lines that matched nobody."""
     session, ring = get_session(), current_keyring()
+    test_numbers = test_numbers_allowed(current_app.config)
+    countries = [country, *(c for c in personal_numbers.COUNTRIES if c != country)]
     ids: list[str] = []
     unknown: list[str] = []
     for line in [part.strip() for part in (text or "").splitlines() if part.strip()]:
         match = None
-        for criteria in ({"personal_number": line}, {"external_ref": line}):
+        searches = [
+            partial(persons.list_persons, session, ring, tenant_id, limit=2, personal_number=line,
+                    country=number_country, test_numbers=test_numbers)
+            for number_country in countries
+        ]
+        searches.append(partial(persons.list_persons, session, ring, tenant_id, limit=2, external_ref=line))
+        for search in searches:
             try:
-                page = persons.list_persons(session, ring, tenant_id, limit=2, **criteria)
+                page = search()
             except Unprocessable:
                 continue
             if len(page.items) == 1:
@@ -86,7 +100,8 @@ def person_new() -> Any:
     if request.method == "POST":
         status = 422
         if form.validate():
-            guardian_ids, unknown = _resolve_guardians(staff.tenant_id, form.guardians.data)
+            country = form.country.data or "SE"
+            guardian_ids, unknown = _resolve_guardians(staff.tenant_id, form.guardians.data, country)
             if unknown:
                 form.guardians.errors = [
                     _("No registered person has this personal number or external reference: %(values)s",
@@ -97,6 +112,8 @@ def person_new() -> Any:
                     person = persons.create_person(
                         get_session(), current_keyring(), staff.tenant_id, staff.actor,
                         name=form.name.data.strip(),
+                        country=country,
+                        test_numbers=test_numbers_allowed(current_app.config),
                         personal_number=(form.personal_number.data or "").strip() or None,
                         birth_date=form.birth_date.data,
                         email=(form.email.data or "").strip() or None,
@@ -110,7 +127,7 @@ def person_new() -> Any:
                                             _("Another person already has this personal number."))},
                         _("The person could not be registered."))
                 except Unprocessable as exc:
-                    apply_service_errors(form, exc.errors, _person_error_map(),
+                    apply_service_errors(form, exc.errors, _person_error_map(country),
                                          _("The person could not be registered."))
                 else:
                     flash(_("The person has been registered."), "ok")
@@ -144,6 +161,7 @@ def person(person_id: str, link_form: LinkAssetForm | None = None, status: int =
                             consent_ids=[line.consent.id for line in lines]),
         link_form=link_form or LinkAssetForm(formdata=None),
         unlink_form=ActionForm(formdata=None),
+        number_label=number_label(subject.country),
         page_title=subject.name or _("Person"),
         active="persons",
     ), status

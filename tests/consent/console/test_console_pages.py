@@ -148,7 +148,7 @@ def test_person_form_errors_are_tied_to_fields(app: Flask, seed: Seed, as_role: 
         "name": "Dup", "personal_number": ANNA_PN, "csrf_token": token})
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and "Another person already has this personal number." in html
-    assert 'aria-describedby="personal_number-error"' in html
+    assert 'aria-describedby="personal_number-hint personal_number-error"' in html
     with app.extensions["samtycke.sessionmaker"]() as session:
         assert session.scalar(sa.select(Person.id).where(Person.name == "Dup")) is None
 
