@@ -87,6 +87,9 @@ def workers(app: Flask, folder: Path, storages: list[str]) -> Iterator[list[str]
         SAMTYCKE_INSTANCE_PATH=str(folder),
         # Behind a proxy, so each run can speak from an address of its own (its own counter).
         SAMTYCKE_PROXY_FIX="1",
+        # Web processes only, as on a production web machine: with a broker named, `serve` starts no
+        # embedded worker beside gunicorn (nothing here makes background work; nothing consumes it).
+        SAMTYCKE_BROKER_URL=REDIS_URL,
     )
     taken: set[int] = set()
     servers: list[tuple[subprocess.Popen[bytes], int]] = []
