@@ -13,6 +13,8 @@ from werkzeug.routing import BuildError
 from app.crypto import current_keyring
 
 # Evidence fields shown as they are (short, not personal numbers or names).
+# A signer's IP address is personal data: shown only to a role that may export the person anyway.
+_ADDRESSES = {"endUserIp"}
 _PLAIN = {
     "orderRef": _l("BankID order reference"),
     "bankIdIssueDate": _l("BankID issued on"),
@@ -39,8 +41,12 @@ class EvidenceItem:
     value: str
 
 
-def evidence_summary(evidence: dict[str, Any] | None) -> tuple[list[EvidenceItem], bool]:
-    """The evidence of one signature as label/value pairs, and whether it was erased."""
+def evidence_summary(
+    evidence: dict[str, Any] | None, *, show_addresses: bool = False
+) -> tuple[list[EvidenceItem], bool]:
+    """The evidence of one signature as label/value pairs, and whether it was erased.
+
+    IP addresses are shown only with ``show_addresses`` (the DPO's role); others see that one is kept."""
     evidence = evidence or {}
     if evidence.get("erased"):
         return [], True
@@ -48,6 +54,9 @@ def evidence_summary(evidence: dict[str, Any] | None) -> tuple[list[EvidenceItem
     for key, label in _PLAIN.items():
         value = evidence.get(key)
         if value not in (None, "", [], {}):
+            if key in _ADDRESSES and not show_addresses:
+                items.append(EvidenceItem(str(label), str(_l("kept; shown to the data protection officer"))))
+                continue
             if isinstance(value, dict | list):
                 value = ", ".join(f"{k}: {v}" for k, v in value.items()) if isinstance(value, dict) else ", ".join(
                     str(v) for v in value)

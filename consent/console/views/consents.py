@@ -16,6 +16,7 @@ from app.db import get_session, utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from app.i18n import current_locale
 from app.staff import sessions
+from app.staff.permissions import allowed
 from app.staff.sessions import requires
 from app.text import has_control_characters
 from consent import consents, purposes, templates
@@ -105,7 +106,10 @@ def _detail(consent_id: str) -> Any:
         person=person,
         names=names,
         signers=signers,
-        signatures=[(sig, *presenters.evidence_summary(sig.evidence)) for sig in consent.signatures],
+        signatures=[
+            (sig, *presenters.evidence_summary(sig.evidence, show_addresses=allowed(staff.role, "persons.export")))
+            for sig in consent.signatures
+        ],
         purpose_labels=templates.purpose_labels(session, staff.tenant_id,
                                                 list(dict.fromkeys([*consent.requested_purposes,
                                                                     *consent.purposes])), locale),

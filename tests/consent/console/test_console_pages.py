@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from consent.models import AssetLink, Consent, Person, TenantContact
+from consent.models import AssetLink, Consent, Person, Signature, TenantContact
 from tests.console_world import ANNA_PN, BO_PN, Seed, audit_seq, csrf_of, token_for
 
 
@@ -181,6 +181,18 @@ def test_consent_detail_shows_signature_evidence_and_trail(seed: Seed, as_role: 
     assert "consent.given" in html.split("<h2>Audit trail</h2>")[1]
     # A viewer sees neither revoke nor withdraw.
     assert "/revoke" not in html and "/withdraw" not in html
+
+
+def test_a_signers_ip_address_is_shown_to_the_dpo_only(app: Flask, seed: Seed, as_role: Any) -> None:
+    with app.extensions["samtycke.sessionmaker"]() as session, session.begin():
+        signature = session.scalars(sa.select(Signature).where(Signature.consent_id == seed.given_consent)).one()
+        signature.evidence = {**signature.evidence, "endUserIp": "203.0.113.77"}
+    for role in ("viewer", "editor"):
+        html = _html(as_role(role), f"/console/consents/{seed.given_consent}")
+        assert "Signer&#39;s IP address" in html and "kept; shown to the data protection officer" in html
+        assert "203.0.113.77" not in html
+    html = _html(as_role("dpo"), f"/console/consents/{seed.given_consent}")
+    assert "203.0.113.77" in html and "kept; shown to the data protection officer" not in html
 
 
 def test_dpo_revokes_a_consent_and_the_dam_sees_it(app: Flask, seed: Seed, as_role: Any, api: Any) -> None:
