@@ -241,6 +241,35 @@ def run_periodic(app: Flask, job: str, seconds: float, work: Callable[[], str]) 
     return outcome
 
 
+# (session, now=, grace=, renudge=) -> ids of the rows a sweep should nudge
+DueRows = Callable[..., list[str]]
+
+
+def sweep(
+    app: Flask, *, model: Any, due: DueRows, task: str, also: Callable[[Session, datetime], Any] | None = None
+) -> str:
+    """One kind of row's sweep: re-send the message of rows nobody picked up.
+
+    ``due`` selects them (pending past ``JOBS_SWEEP_GRACE_SECONDS``, not nudged within ``renudge``);
+    they are marked ``nudged_at`` in the same transaction, so the next sweep leaves them alone while
+    this message may still be worked, and the messages go after the commit. ``also`` runs in that
+    transaction (housekeeping of the same period)."""
+    now = utcnow()
+    grace = timedelta(seconds=int(app.config["JOBS_SWEEP_GRACE_SECONDS"]))
+    renudge = max(timedelta(seconds=int(app.config["JOBS_LEASE_SECONDS"])), 10 * grace)
+    with transaction(app.extensions["samtycke.sessionmaker"]) as session:
+        ids = due(session, now=now, grace=grace, renudge=renudge)
+        if ids:
+            session.execute(
+                sa.update(model).where(model.id.in_(ids)).values(nudged_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        if also is not None:
+            also(session, now)
+    sent = sum(1 for row_id in ids if send(app, task, row_id))
+    return f"{sent} of {len(ids)} {model.__tablename__.replace('_', ' ')} re-sent"
+
+
 def prune_runs(session: Session, *, now: datetime, keep: timedelta = timedelta(days=7)) -> int:
     from app.models import JobRun
 

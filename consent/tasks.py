@@ -8,10 +8,8 @@ whose validity has ended (what ``samtycke consents notify-expired`` does by hand
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from celery import shared_task
 from flask import Flask, current_app
 from sqlalchemy.exc import DBAPIError
@@ -34,18 +32,7 @@ def deliver_webhook(delivery_id: str) -> str:
 
 
 def sweep(app: Flask) -> str:
-    now = utcnow()
-    grace = timedelta(seconds=int(app.config["JOBS_SWEEP_GRACE_SECONDS"]))
-    renudge = max(timedelta(seconds=int(app.config["JOBS_LEASE_SECONDS"])), 10 * grace)
-    with transaction(app.extensions["samtycke.sessionmaker"]) as session:
-        ids = webhook_sending.due_for_sweep(session, now=now, grace=grace, renudge=renudge)
-        if ids:
-            session.execute(
-                sa.update(WebhookDelivery).where(WebhookDelivery.id.in_(ids)).values(nudged_at=now)
-                .execution_options(synchronize_session=False)
-            )
-    sent = sum(1 for delivery_id in ids if jobs.send(app, webhook_sending.DELIVER_TASK, delivery_id))
-    return f"{sent} of {len(ids)} webhook deliveries re-sent"
+    return jobs.sweep(app, model=WebhookDelivery, due=webhook_sending.due_for_sweep, task=webhook_sending.DELIVER_TASK)
 
 
 @shared_task(name="consent.sweep_webhooks")

@@ -8,7 +8,6 @@ audit checkpoint signs each tenant's chain head every ``AUDIT_CHECKPOINT_SECONDS
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
@@ -37,23 +36,13 @@ def seal_record(self: Any, record_id: str) -> str:
 
 
 def sweep(app: Flask) -> str:
-    now = utcnow()
-    grace = timedelta(seconds=int(app.config["JOBS_SWEEP_GRACE_SECONDS"]))
-    renudge = max(timedelta(seconds=int(app.config["JOBS_LEASE_SECONDS"])), 10 * grace)
-    with transaction(app.extensions["samtycke.sessionmaker"]) as session:
-        ids = services.due_for_sweep(session, now=now, grace=grace, renudge=renudge)
-        if ids:
-            from sqlalchemy import update
+    from reports.models import Record
 
-            from reports.models import Record
-
-            session.execute(
-                update(Record).where(Record.id.in_(ids)).values(nudged_at=now)
-                .execution_options(synchronize_session=False)
-            )
-        jobs.prune_runs(session, now=now)
-    sent = sum(1 for record_id in ids if jobs.send(app, services.SEAL_TASK, record_id))
-    return f"{sent} of {len(ids)} records re-sent"
+    # The job_runs of past periods are pruned with the records' sweep (once per period, any beat).
+    return jobs.sweep(
+        app, model=Record, due=services.due_for_sweep, task=services.SEAL_TASK,
+        also=lambda session, now: jobs.prune_runs(session, now=now),
+    )
 
 
 @shared_task(name="reports.sweep_records")
