@@ -19,17 +19,9 @@ from tests.consent.arrange import (
     erase,
     give,
     link,
-    make_template,
     request_consent,
     years_ago,
 )
-
-
-@pytest.fixture
-def acme(app: Any, api: Any) -> Any:
-    add_purposes(app, api.tenant_id, "web", "print", "social")
-    make_template(api)
-    return api
 
 
 def rights(api: Any, asset_id: str, purpose: str = "web") -> dict[str, Any]:

@@ -14,22 +14,13 @@ from reports.models import Record
 from tests.consent.arrange import (
     ADULT_PN,
     add_person,
-    add_purposes,
     audit_types,
     give,
     link,
-    make_template,
     request_consent,
     tx,
     years_ago,
 )
-
-
-@pytest.fixture
-def acme(app: Any, api: Any) -> Any:
-    add_purposes(app, api.tenant_id, "web", "print", "social")
-    make_template(api)
-    return api
 
 
 def _adult(app: Any, acme: Any, name: str = "Anna Andersson") -> str:

@@ -17,7 +17,6 @@ from tests.consent.arrange import (
     GUARDIAN2_PN,
     GUARDIAN_PN,
     add_person,
-    add_purposes,
     audit_types,
     count,
     make_template,
@@ -26,13 +25,6 @@ from tests.consent.arrange import (
     tx,
     years_ago,
 )
-
-
-@pytest.fixture
-def acme(app: Any, api: Any) -> Any:
-    add_purposes(app, api.tenant_id, "web", "print", "social")
-    make_template(api)
-    return api
 
 
 def test_adult_request_creates_pending_consent_and_one_subject_link(app: Any, acme: Any) -> None:

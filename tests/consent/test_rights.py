@@ -20,7 +20,6 @@ from tests.consent.arrange import (
     GUARDIAN2_PN,
     GUARDIAN_PN,
     add_person,
-    add_purposes,
     erase,
     give,
     link,
@@ -30,13 +29,6 @@ from tests.consent.arrange import (
     tx,
     years_ago,
 )
-
-
-@pytest.fixture
-def acme(app: Any, api: Any) -> Any:
-    add_purposes(app, api.tenant_id, "web", "print", "social")
-    make_template(api)
-    return api
 
 
 def rights(api: Any, asset_id: str, purpose: str = "web", at: datetime | None = None) -> dict[str, Any]:

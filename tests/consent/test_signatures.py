@@ -22,7 +22,6 @@ from tests.consent.arrange import (
     GUARDIAN_PN,
     OTHER_PN,
     add_person,
-    add_purposes,
     audit_types,
     count,
     identity,
@@ -33,13 +32,6 @@ from tests.consent.arrange import (
     tx,
     years_ago,
 )
-
-
-@pytest.fixture
-def acme(app: Any, api: Any) -> Any:
-    add_purposes(app, api.tenant_id, "web", "print", "social")
-    make_template(api)
-    return api
 
 
 def _token(url: str) -> str:
